@@ -1,0 +1,78 @@
+//! `cargo xtask fuzz`: run the cargo-fuzz targets in `fuzz/` for a bounded time each.
+
+use crate::{TaskResult, run_cmd, workspace_root};
+use std::process::Command;
+
+pub(crate) fn run(args: &[String]) -> TaskResult {
+    let mut seconds: u64 = 30;
+    let mut targets: Vec<String> = Vec::new();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--seconds" => {
+                let value = it.next().ok_or("--seconds needs a value")?;
+                seconds = value
+                    .parse()
+                    .map_err(|_| format!("--seconds: `{value}` is not a whole number"))?;
+            }
+            other if other.starts_with('-') => return Err(format!("unknown option `{other}`")),
+            other => targets.push(other.to_owned()),
+        }
+    }
+    ensure_cargo_fuzz()?;
+    if targets.is_empty() {
+        targets = list_targets()?;
+    }
+    if targets.is_empty() {
+        return Err("no fuzz targets found in fuzz/fuzz_targets".to_owned());
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let max_time = format!("-max_total_time={seconds}");
+    for target in &targets {
+        // `-s none`: no sanitizer, so it runs on stable; the seed corpus lives in fuzz/corpus/<target>.
+        run_cmd(
+            &cargo,
+            &[
+                "fuzz",
+                "run",
+                "--fuzz-dir",
+                "fuzz",
+                "-s",
+                "none",
+                target,
+                "--",
+                &max_time,
+                "-rss_limit_mb=2048",
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+fn list_targets() -> Result<Vec<String>, String> {
+    let dir = workspace_root().join("fuzz").join("fuzz_targets");
+    let entries = std::fs::read_dir(&dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let mut targets = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| format!("cannot read {}: {e}", dir.display()))?.path();
+        if path.extension().is_some_and(|ext| ext == "rs") {
+            if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
+                targets.push(stem.to_owned());
+            }
+        }
+    }
+    targets.sort();
+    Ok(targets)
+}
+
+fn ensure_cargo_fuzz() -> TaskResult {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let installed = Command::new(&cargo)
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if installed {
+        return Ok(());
+    }
+    run_cmd(&cargo, &["install", "cargo-fuzz", "--locked"])
+}
