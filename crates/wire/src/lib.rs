@@ -1,3 +1,11 @@
-//! Kafka wire protocol codec: framing, headers, generated request/response messages, RecordBatch v2.
+//! semel-wire: the Kafka wire protocol as bytes in, typed values out, and back.
 //!
-//! Work in progress: see the project's issue for this crate.
+//! Sans-IO: no sockets, no async runtime. Every decoder returns a `Result` and never panics on
+//! any input; a length field is checked against the bytes that remain before anything is
+//! allocated. [`DecodeError`] says what failed and at which byte.
+
+mod codec;
+mod error;
+
+pub use codec::{Decoder, Encoder, UnknownTags, Uuid, uvarint_len};
+pub use error::{DecodeError, DecodeErrorKind, EncodeError};
