@@ -4,8 +4,14 @@
 //! any input; a length field is checked against the bytes that remain before anything is
 //! allocated. [`DecodeError`] says what failed and at which byte.
 
+mod batch;
 mod codec;
 mod error;
+mod frame;
+pub mod messages;
+
+#[doc(hidden)]
+pub mod fuzzing;
 
 pub use codec::{Decoder, Encoder, UnknownTags, Uuid, uvarint_len};
 pub use error::{DecodeError, DecodeErrorKind, EncodeError};

@@ -1,0 +1,1 @@
+//! Size-prefixed frames (NOTES.md A.1).

@@ -1,0 +1,1 @@
+//! Properties checked by the fuzz targets in `fuzz/` and by the corpus replay tests.
