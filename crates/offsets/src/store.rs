@@ -1,0 +1,806 @@
+//! The offset store: committed offsets, pending transactional offsets, writes in flight.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::error::{ErrorCode, OffsetsError};
+use crate::record::{MAX_STRING_BYTES, OffsetAndMetadata, OffsetKey, OffsetRecord};
+
+/// Settings of an [`OffsetStore`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffsetsConfig {
+    /// Longest metadata string a commit may carry (`offset.metadata.max.bytes`, 4096). Like
+    /// Kafka, the length is counted in UTF-16 code units (Java `String.length()`).
+    pub metadata_max_bytes: usize,
+    /// How long offsets outlive their group's activity (`offsets.retention.minutes`, 7 days),
+    /// in milliseconds. See [`OffsetStore::expire`].
+    pub retention_ms: i64,
+}
+
+impl Default for OffsetsConfig {
+    fn default() -> Self {
+        Self {
+            metadata_max_bytes: 4096,
+            retention_ms: 604_800_000,
+        }
+    }
+}
+
+/// One partition of an OffsetCommit or TxnOffsetCommit request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionOffset {
+    /// Topic name.
+    pub topic: String,
+    /// Partition index.
+    pub partition: i32,
+    /// The offset to commit.
+    pub offset: i64,
+    /// Leader epoch of the last consumed record, `-1` if unknown.
+    pub leader_epoch: i32,
+    /// Client metadata string (`""` when the request carries null).
+    pub metadata: String,
+}
+
+/// What the caller knows of a group's membership, which decides how its offsets expire
+/// (NOTES E.7, Kafka's `GroupMetadata.removeExpiredOffsets`).
+///
+/// Group state belongs to semel-group; the broker tells the store with
+/// [`OffsetStore::set_group_activity`]. It is not persisted: after a replay the broker sets it
+/// again before calling [`OffsetStore::expire`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum GroupActivity {
+    /// A group used only for standalone commits (no protocol type): each offset expires
+    /// `retention_ms` after its own commit. The default for groups the store was not told of.
+    #[default]
+    Standalone,
+    /// A consumer group with no members since `since_ms`: all its offsets expire once it has
+    /// been empty for `retention_ms`.
+    Empty {
+        /// When the group became empty.
+        since_ms: i64,
+    },
+    /// A group with members. If its subscription is known (a Stable `consumer` group), offsets
+    /// of topics it no longer subscribes to expire `retention_ms` after their commit; otherwise
+    /// nothing expires.
+    Active {
+        /// The topics the group subscribes to, if known.
+        subscribed_topics: Option<BTreeSet<String>>,
+    },
+}
+
+/// Identifies a [`Write`] of one [`OffsetStore`]; ids increase in the order writes are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct WriteId(u64);
+
+impl WriteId {
+    /// The id as a number.
+    #[must_use]
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// Records the caller must persist, in order, after every earlier write's records.
+///
+/// The store applies a write's effect only when the write is handed back through
+/// [`OffsetStore::persisted`]; until then the partitions it touches are *unstable*
+/// (OffsetFetch with RequireStable answers `UNSTABLE_OFFSET_COMMIT`) and plain fetches still
+/// see the previous durable value.
+#[derive(Debug, PartialEq, Eq)]
+#[must_use = "a write's records must be persisted and the write handed back to `persisted`"]
+pub struct Write {
+    id: WriteId,
+    records: Vec<OffsetRecord>,
+}
+
+impl Write {
+    /// This write's id.
+    #[must_use]
+    pub fn id(&self) -> WriteId {
+        self.id
+    }
+
+    /// The records to persist, in order.
+    #[must_use]
+    pub fn records(&self) -> &[OffsetRecord] {
+        &self.records
+    }
+
+    /// Appends every record's encoding to `out`, one after the other, and returns each
+    /// record's length so the caller can frame them.
+    ///
+    /// # Errors
+    /// Never for a write made by an [`OffsetStore`] (it validates lengths first); see
+    /// [`OffsetRecord::encode_into`].
+    pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<Vec<usize>, OffsetsError> {
+        let mut lens = Vec::with_capacity(self.records.len());
+        for record in &self.records {
+            let before = out.len();
+            record.encode_into(out)?;
+            lens.push(out.len() - before);
+        }
+        Ok(lens)
+    }
+}
+
+/// The answer to an OffsetCommit or TxnOffsetCommit.
+#[derive(Debug, PartialEq, Eq)]
+#[must_use]
+pub struct CommitOutcome {
+    /// One error code per requested partition, in request order ([`ErrorCode::None`] for the
+    /// partitions that are in `write`).
+    pub errors: Vec<ErrorCode>,
+    /// The records to persist for the accepted partitions; `None` if none was accepted.
+    /// Answer the request only after handing it back to [`OffsetStore::persisted`].
+    pub write: Option<Write>,
+}
+
+/// The answer to an OffsetFetch for one partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fetched<'a> {
+    /// The committed offset.
+    Committed(&'a OffsetAndMetadata),
+    /// No committed offset: Kafka answers offset -1, leader epoch -1, metadata `""`, NONE.
+    NoOffset,
+    /// RequireStable was set and the partition has a pending transactional offset or a commit
+    /// still being written: `UNSTABLE_OFFSET_COMMIT` with offset -1.
+    Unstable,
+}
+
+impl<'a> Fetched<'a> {
+    /// The committed offset, -1 if none.
+    #[must_use]
+    pub fn offset(&self) -> i64 {
+        match self {
+            Self::Committed(v) => v.offset,
+            Self::NoOffset | Self::Unstable => -1,
+        }
+    }
+
+    /// The committed leader epoch, -1 if none.
+    #[must_use]
+    pub fn leader_epoch(&self) -> i32 {
+        match self {
+            Self::Committed(v) => v.leader_epoch,
+            Self::NoOffset | Self::Unstable => -1,
+        }
+    }
+
+    /// The committed metadata, `""` if none.
+    #[must_use]
+    pub fn metadata(&self) -> &'a str {
+        match self {
+            Self::Committed(v) => &v.metadata,
+            Self::NoOffset | Self::Unstable => "",
+        }
+    }
+
+    /// The partition's error code.
+    #[must_use]
+    pub fn error_code(&self) -> ErrorCode {
+        match self {
+            Self::Unstable => ErrorCode::UnstableOffsetCommit,
+            Self::Committed(_) | Self::NoOffset => ErrorCode::None,
+        }
+    }
+}
+
+/// One partition of [`OffsetStore::fetch_all`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupOffset<'a> {
+    /// Topic name.
+    pub topic: &'a str,
+    /// Partition index.
+    pub partition: i32,
+    /// Its offset, or [`Fetched::Unstable`].
+    pub fetched: Fetched<'a>,
+}
+
+/// A durable committed value and the position of the record that wrote it.
+#[derive(Debug, Clone)]
+struct Committed {
+    value: OffsetAndMetadata,
+    seq: u64,
+}
+
+/// A durable transactional offset waiting for its producer's marker.
+#[derive(Debug, Clone)]
+struct Pending {
+    value: OffsetAndMetadata,
+    seq: u64,
+}
+
+#[derive(Debug, Default)]
+struct PartitionState {
+    committed: Option<Committed>,
+    /// Records of writes not yet persisted that name this partition.
+    in_flight: u32,
+    /// Producer ids holding a durable pending offset for this partition.
+    pending_txns: u32,
+}
+
+impl PartitionState {
+    fn is_unstable(&self) -> bool {
+        self.in_flight > 0 || self.pending_txns > 0
+    }
+
+    fn is_vacant(&self) -> bool {
+        self.committed.is_none() && !self.is_unstable()
+    }
+}
+
+type Partitions = BTreeMap<i32, PartitionState>;
+type Topics = BTreeMap<String, Partitions>;
+
+/// The consumer offset store of a group coordinator: committed offsets per
+/// (group, topic, partition), pending transactional offsets per producer id, and the writes
+/// in flight.
+///
+/// # The write protocol
+/// Every change comes out as a [`Write`]: records to persist. The store applies a write only
+/// when it is handed back to [`OffsetStore::persisted`], so the store's state is always exactly
+/// what [`OffsetStore::replay`] of the persisted records gives. The caller persists writes in
+/// the order of their ids (one record stream); it may hand them back in any order: a write is
+/// applied once every earlier one has been. Until then the partitions it names count as
+/// unstable. If persisting fails, the caller drops this store and rebuilds it with
+/// [`OffsetStore::replay`] from what its log holds after recovery.
+#[derive(Debug)]
+pub struct OffsetStore {
+    config: OffsetsConfig,
+    groups: BTreeMap<String, Topics>,
+    pending: BTreeMap<i64, BTreeMap<OffsetKey, Pending>>,
+    /// Transactional records not yet persisted, per producer id.
+    txn_in_flight: BTreeMap<i64, u32>,
+    activity: BTreeMap<String, GroupActivity>,
+    /// Position of the next record in the stream.
+    next_seq: u64,
+    next_write_id: u64,
+    /// Id of the oldest write not yet applied.
+    next_apply_id: u64,
+    /// Writes handed back before an earlier one was.
+    persisted_early: BTreeMap<u64, Write>,
+}
+
+impl OffsetStore {
+    /// An empty store.
+    #[must_use]
+    pub fn new(config: OffsetsConfig) -> Self {
+        Self {
+            config,
+            groups: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            txn_in_flight: BTreeMap::new(),
+            activity: BTreeMap::new(),
+            next_seq: 0,
+            next_write_id: 0,
+            next_apply_id: 0,
+            persisted_early: BTreeMap::new(),
+        }
+    }
+
+    /// Rebuilds a store from its persisted record stream, in the order it was written
+    /// (a compacted stream from [`compact`] gives the same store).
+    #[must_use]
+    pub fn replay(config: OffsetsConfig, records: impl IntoIterator<Item = OffsetRecord>) -> Self {
+        let mut store = Self::new(config);
+        for record in records {
+            let seq = store.next_seq;
+            store.next_seq += 1;
+            store.apply(record, seq, false);
+        }
+        store
+    }
+
+    /// The store's settings.
+    #[must_use]
+    pub fn config(&self) -> &OffsetsConfig {
+        &self.config
+    }
+
+    /// OffsetCommit: validates each partition and returns the records of the accepted ones.
+    ///
+    /// Membership and generation checks are the caller's (semel-group); this checks the
+    /// metadata size (`OFFSET_METADATA_TOO_LARGE`) and that the names fit a record
+    /// (`INVALID_COMMIT_OFFSET_SIZE`). The commit becomes visible when its write is
+    /// [`persisted`](OffsetStore::persisted).
+    pub fn commit(
+        &mut self,
+        group: &str,
+        offsets: impl IntoIterator<Item = PartitionOffset>,
+        now_ms: i64,
+    ) -> CommitOutcome {
+        self.commit_records(group, offsets, now_ms, None)
+    }
+
+    /// TxnOffsetCommit: stores the offsets as pending under `producer_id`, invisible to plain
+    /// fetches until [`complete_txn`](OffsetStore::complete_txn) with `committed = true`
+    /// (NOTES D.6). An empty group id gives `INVALID_GROUP_ID` for every partition.
+    ///
+    /// Producer epoch and AddOffsetsToTxn checks are the caller's (semel-txn, the broker).
+    pub fn txn_commit(
+        &mut self,
+        producer_id: i64,
+        group: &str,
+        offsets: impl IntoIterator<Item = PartitionOffset>,
+        now_ms: i64,
+    ) -> CommitOutcome {
+        self.commit_records(group, offsets, now_ms, Some(producer_id))
+    }
+
+    fn commit_records(
+        &mut self,
+        group: &str,
+        offsets: impl IntoIterator<Item = PartitionOffset>,
+        now_ms: i64,
+        producer_id: Option<i64>,
+    ) -> CommitOutcome {
+        let offsets = offsets.into_iter();
+        let mut errors = Vec::with_capacity(offsets.size_hint().0);
+        let mut records = Vec::with_capacity(offsets.size_hint().0);
+        for p in offsets {
+            let error = if producer_id.is_some() && group.is_empty() {
+                ErrorCode::InvalidGroupId
+            } else if metadata_too_large(&p.metadata, self.config.metadata_max_bytes) {
+                ErrorCode::OffsetMetadataTooLarge
+            } else if group.len() > MAX_STRING_BYTES
+                || p.topic.len() > MAX_STRING_BYTES
+                || p.metadata.len() > MAX_STRING_BYTES
+            {
+                ErrorCode::InvalidCommitOffsetSize
+            } else {
+                ErrorCode::None
+            };
+            errors.push(error);
+            if !error.is_none() {
+                continue;
+            }
+            let key = OffsetKey {
+                group: group.to_owned(),
+                topic: p.topic,
+                partition: p.partition,
+            };
+            let value = OffsetAndMetadata {
+                offset: p.offset,
+                leader_epoch: p.leader_epoch,
+                metadata: p.metadata,
+                commit_timestamp_ms: now_ms,
+            };
+            records.push(match producer_id {
+                None => OffsetRecord::Commit {
+                    key,
+                    value: Some(value),
+                },
+                Some(producer_id) => OffsetRecord::TxnCommit {
+                    producer_id,
+                    key,
+                    value,
+                },
+            });
+        }
+        CommitOutcome {
+            errors,
+            write: self.issue(records),
+        }
+    }
+
+    /// The COMMIT (`committed = true`) or ABORT marker of `producer_id`'s transaction reaching
+    /// the offsets: returns the marker record to persist, or `None` if the producer has no
+    /// pending or in-flight transactional offsets here.
+    ///
+    /// Once persisted, COMMIT makes each pending offset the committed one unless a commit
+    /// written *later* already exists for that partition; ABORT drops them. Either way the
+    /// partitions stop being unstable.
+    pub fn complete_txn(&mut self, producer_id: i64, committed: bool) -> Option<Write> {
+        let in_flight = self.txn_in_flight.get(&producer_id).copied().unwrap_or(0);
+        if in_flight == 0 && !self.pending.contains_key(&producer_id) {
+            return None;
+        }
+        self.issue(vec![OffsetRecord::TxnMarker {
+            producer_id,
+            committed,
+        }])
+    }
+
+    /// OffsetDelete: tombstones for the listed partitions of `group` that have a committed,
+    /// pending or in-flight offset; `None` if there is none. Once persisted, the partitions'
+    /// committed and pending transactional offsets are gone.
+    ///
+    /// Whether the group may delete them (GROUP_SUBSCRIBED_TO_TOPIC, GROUP_ID_NOT_FOUND) is the
+    /// caller's decision.
+    pub fn delete_offsets<'p>(
+        &mut self,
+        group: &str,
+        partitions: impl IntoIterator<Item = (&'p str, i32)>,
+    ) -> Option<Write> {
+        let mut records = Vec::new();
+        if let Some(topics) = self.groups.get(group) {
+            for (topic, partition) in partitions {
+                if topics.get(topic).is_some_and(|p| p.contains_key(&partition)) {
+                    records.push(tombstone(group, topic, partition));
+                }
+            }
+        }
+        self.issue(records)
+    }
+
+    /// DeleteGroups: tombstones for every partition of `group` (committed, pending or in
+    /// flight); `None` if it has none. Forgets the group's [`GroupActivity`].
+    pub fn delete_group(&mut self, group: &str) -> Option<Write> {
+        self.activity.remove(group);
+        let mut records = Vec::new();
+        if let Some(topics) = self.groups.get(group) {
+            for (topic, partitions) in topics {
+                for partition in partitions.keys() {
+                    records.push(tombstone(group, topic, *partition));
+                }
+            }
+        }
+        self.issue(records)
+    }
+
+    /// Tells the store how `group`'s offsets expire (see [`GroupActivity`]).
+    pub fn set_group_activity(&mut self, group: &str, activity: GroupActivity) {
+        if activity == GroupActivity::Standalone {
+            self.activity.remove(group);
+        } else {
+            self.activity.insert(group.to_owned(), activity);
+        }
+    }
+
+    /// Offset expiry (NOTES E.7): tombstones for the committed offsets whose retention has
+    /// passed at `now_ms`, `None` if none has. Partitions with a pending transactional offset
+    /// or a write in flight never expire.
+    pub fn expire(&mut self, now_ms: i64) -> Option<Write> {
+        let retention_ms = self.config.retention_ms;
+        let mut records = Vec::new();
+        for (group, topics) in &self.groups {
+            let activity = self.activity.get(group.as_str());
+            for (topic, partitions) in topics {
+                for (partition, state) in partitions {
+                    let Some(committed) = &state.committed else {
+                        continue;
+                    };
+                    if state.is_unstable() {
+                        continue;
+                    }
+                    let commit_ms = committed.value.commit_timestamp_ms;
+                    let base_ms = match activity {
+                        None | Some(GroupActivity::Standalone) => Some(commit_ms),
+                        Some(GroupActivity::Empty { since_ms }) => Some(*since_ms),
+                        Some(GroupActivity::Active {
+                            subscribed_topics: Some(subscribed),
+                        }) if !subscribed.contains(topic) => Some(commit_ms),
+                        Some(GroupActivity::Active { .. }) => None,
+                    };
+                    if base_ms.is_some_and(|base| now_ms.saturating_sub(base) >= retention_ms) {
+                        records.push(tombstone(group, topic, *partition));
+                    }
+                }
+            }
+        }
+        self.issue(records)
+    }
+
+    /// Hands back a write whose records are persisted. It is applied as soon as every earlier
+    /// write has been handed back too.
+    ///
+    /// # Errors
+    /// [`OffsetsError::UnknownWrite`] if this store does not have the write in flight (it was
+    /// already handed back, or another store made it); nothing changes then.
+    pub fn persisted(&mut self, write: Write) -> Result<(), OffsetsError> {
+        let id = write.id.0;
+        if id < self.next_apply_id
+            || id >= self.next_write_id
+            || self.persisted_early.contains_key(&id)
+        {
+            return Err(OffsetsError::UnknownWrite { id });
+        }
+        if id != self.next_apply_id {
+            self.persisted_early.insert(id, write);
+            return Ok(());
+        }
+        self.apply_write(write);
+        while let Some(next) = self.persisted_early.remove(&self.next_apply_id) {
+            self.apply_write(next);
+        }
+        Ok(())
+    }
+
+    /// Number of writes made but not yet applied.
+    #[must_use]
+    pub fn writes_in_flight(&self) -> u64 {
+        self.next_write_id - self.next_apply_id
+    }
+
+    /// OffsetFetch of one partition. With `require_stable`, a partition with a pending
+    /// transactional offset or a write in flight is [`Fetched::Unstable`]; without it, the
+    /// durable committed value is returned and pending ones are ignored.
+    #[must_use]
+    pub fn fetch(
+        &self,
+        group: &str,
+        topic: &str,
+        partition: i32,
+        require_stable: bool,
+    ) -> Fetched<'_> {
+        match self
+            .groups
+            .get(group)
+            .and_then(|topics| topics.get(topic))
+            .and_then(|partitions| partitions.get(&partition))
+        {
+            None => Fetched::NoOffset,
+            Some(state) => fetched(state, require_stable),
+        }
+    }
+
+    /// OffsetFetch with a null topic list: every partition of `group` that has a committed
+    /// offset, in (topic, partition) order. With `require_stable`, partitions that are
+    /// unstable are listed too (as [`Fetched::Unstable`]), even if nothing is committed yet,
+    /// so the client retries.
+    #[must_use]
+    pub fn fetch_all(&self, group: &str, require_stable: bool) -> Vec<GroupOffset<'_>> {
+        let mut out = Vec::new();
+        if let Some(topics) = self.groups.get(group) {
+            for (topic, partitions) in topics {
+                for (partition, state) in partitions {
+                    let fetched = fetched(state, require_stable);
+                    if fetched != Fetched::NoOffset {
+                        out.push(GroupOffset {
+                            topic,
+                            partition: *partition,
+                            fetched,
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The groups that have a committed or pending transactional offset, in order.
+    #[must_use]
+    pub fn groups(&self) -> Vec<&str> {
+        self.groups
+            .iter()
+            .filter(|(_, topics)| {
+                topics.values().any(|partitions| {
+                    partitions
+                        .values()
+                        .any(|s| s.committed.is_some() || s.pending_txns > 0)
+                })
+            })
+            .map(|(group, _)| group.as_str())
+            .collect()
+    }
+
+    /// The durable pending transactional offsets of `producer_id`, in key order.
+    #[must_use]
+    pub fn pending_offsets(&self, producer_id: i64) -> Vec<(&OffsetKey, &OffsetAndMetadata)> {
+        self.pending
+            .get(&producer_id)
+            .map(|offsets| offsets.iter().map(|(k, p)| (k, &p.value)).collect())
+            .unwrap_or_default()
+    }
+
+    /// The live records of the durable state, in stream order: the committed offset of every
+    /// partition (as a plain commit at the position of the record that wrote it) and every
+    /// pending transactional offset still waiting for its marker. Replaying them gives a store
+    /// equal to this one, and later records act on it as on this one.
+    #[must_use]
+    pub fn live_records(&self) -> Vec<OffsetRecord> {
+        let mut out: Vec<(u64, OffsetRecord)> = Vec::new();
+        for (group, topics) in &self.groups {
+            for (topic, partitions) in topics {
+                for (partition, state) in partitions {
+                    if let Some(c) = &state.committed {
+                        out.push((
+                            c.seq,
+                            OffsetRecord::Commit {
+                                key: OffsetKey {
+                                    group: group.clone(),
+                                    topic: topic.clone(),
+                                    partition: *partition,
+                                },
+                                value: Some(c.value.clone()),
+                            },
+                        ));
+                    }
+                }
+            }
+        }
+        for (producer_id, offsets) in &self.pending {
+            for (key, p) in offsets {
+                out.push((
+                    p.seq,
+                    OffsetRecord::TxnCommit {
+                        producer_id: *producer_id,
+                        key: key.clone(),
+                        value: p.value.clone(),
+                    },
+                ));
+            }
+        }
+        out.sort_by_key(|(seq, _)| *seq);
+        out.into_iter().map(|(_, r)| r).collect()
+    }
+
+    fn issue(&mut self, records: Vec<OffsetRecord>) -> Option<Write> {
+        if records.is_empty() {
+            return None;
+        }
+        for record in &records {
+            match record {
+                OffsetRecord::Commit { key, .. } => {
+                    update_partition(&mut self.groups, key, |s| s.in_flight += 1);
+                }
+                OffsetRecord::TxnCommit {
+                    producer_id, key, ..
+                } => {
+                    update_partition(&mut self.groups, key, |s| s.in_flight += 1);
+                    *self.txn_in_flight.entry(*producer_id).or_insert(0) += 1;
+                }
+                OffsetRecord::TxnMarker { .. } => {}
+            }
+        }
+        let write = Write {
+            id: WriteId(self.next_write_id),
+            records,
+        };
+        self.next_write_id += 1;
+        Some(write)
+    }
+
+    fn apply_write(&mut self, write: Write) {
+        for record in write.records {
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            self.apply(record, seq, true);
+        }
+        self.next_apply_id += 1;
+    }
+
+    /// Applies one persisted record at stream position `seq`. `from_write`: the record comes
+    /// from a write of this store, whose in-flight counts it releases.
+    fn apply(&mut self, record: OffsetRecord, seq: u64, from_write: bool) {
+        let release = |s: &mut PartitionState| {
+            if from_write {
+                debug_assert!(s.in_flight > 0, "in-flight count underflow");
+                s.in_flight = s.in_flight.saturating_sub(1);
+            }
+        };
+        match record {
+            OffsetRecord::Commit {
+                key,
+                value: Some(value),
+            } => {
+                update_partition(&mut self.groups, &key, |s| {
+                    release(s);
+                    s.committed = Some(Committed { value, seq });
+                });
+            }
+            OffsetRecord::Commit { key, value: None } => {
+                let mut dropped = 0u32;
+                self.pending.retain(|_, offsets| {
+                    if offsets.remove(&key).is_some() {
+                        dropped += 1;
+                    }
+                    !offsets.is_empty()
+                });
+                update_partition(&mut self.groups, &key, |s| {
+                    release(s);
+                    s.committed = None;
+                    debug_assert!(s.pending_txns >= dropped, "pending count underflow");
+                    s.pending_txns = s.pending_txns.saturating_sub(dropped);
+                });
+            }
+            OffsetRecord::TxnCommit {
+                producer_id,
+                key,
+                value,
+            } => {
+                if from_write {
+                    if let Some(n) = self.txn_in_flight.get_mut(&producer_id) {
+                        *n = n.saturating_sub(1);
+                        if *n == 0 {
+                            self.txn_in_flight.remove(&producer_id);
+                        }
+                    }
+                }
+                let offsets = self.pending.entry(producer_id).or_default();
+                let first = !offsets.contains_key(&key);
+                update_partition(&mut self.groups, &key, |s| {
+                    release(s);
+                    if first {
+                        s.pending_txns += 1;
+                    }
+                });
+                offsets.insert(key, Pending { value, seq });
+            }
+            OffsetRecord::TxnMarker {
+                producer_id,
+                committed,
+            } => {
+                let Some(offsets) = self.pending.remove(&producer_id) else {
+                    return;
+                };
+                for (key, p) in offsets {
+                    update_partition(&mut self.groups, &key, |s| {
+                        debug_assert!(s.pending_txns > 0, "pending count underflow");
+                        s.pending_txns = s.pending_txns.saturating_sub(1);
+                        // A commit appended after the transactional one wins (NOTES D.6).
+                        if committed && s.committed.as_ref().is_none_or(|c| c.seq < p.seq) {
+                            s.committed = Some(Committed {
+                                value: p.value,
+                                seq: p.seq,
+                            });
+                        }
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn fetched(state: &PartitionState, require_stable: bool) -> Fetched<'_> {
+    if require_stable && state.is_unstable() {
+        return Fetched::Unstable;
+    }
+    match &state.committed {
+        Some(c) => Fetched::Committed(&c.value),
+        None => Fetched::NoOffset,
+    }
+}
+
+fn tombstone(group: &str, topic: &str, partition: i32) -> OffsetRecord {
+    OffsetRecord::Commit {
+        key: OffsetKey {
+            group: group.to_owned(),
+            topic: topic.to_owned(),
+            partition,
+        },
+        value: None,
+    }
+}
+
+/// Kafka counts `offset.metadata.max.bytes` in UTF-16 code units; a string of at most `max`
+/// bytes has at most `max` code units, so only longer ones are counted.
+fn metadata_too_large(metadata: &str, max: usize) -> bool {
+    metadata.len() > max && metadata.encode_utf16().count() > max
+}
+
+/// Runs `f` on the state of `key`'s partition (created empty if missing) and drops the state
+/// again if it ends up vacant.
+fn update_partition<R>(
+    groups: &mut BTreeMap<String, Topics>,
+    key: &OffsetKey,
+    f: impl FnOnce(&mut PartitionState) -> R,
+) -> R {
+    let topics = match groups.get_mut(key.group.as_str()) {
+        Some(topics) => topics,
+        None => groups.entry(key.group.clone()).or_default(),
+    };
+    let partitions = match topics.get_mut(key.topic.as_str()) {
+        Some(partitions) => partitions,
+        None => topics.entry(key.topic.clone()).or_default(),
+    };
+    let state = partitions.entry(key.partition).or_default();
+    let out = f(state);
+    if state.is_vacant() {
+        partitions.remove(&key.partition);
+        if partitions.is_empty() {
+            topics.remove(key.topic.as_str());
+            if topics.is_empty() {
+                groups.remove(key.group.as_str());
+            }
+        }
+    }
+    out
+}
+
+/// The live records of a record stream: replays it and returns
+/// [`OffsetStore::live_records`] (latest commit per key, tombstones and finished
+/// transactions dropped, pending transactional offsets kept until their marker).
+#[must_use]
+pub fn compact(records: impl IntoIterator<Item = OffsetRecord>) -> Vec<OffsetRecord> {
+    OffsetStore::replay(OffsetsConfig::default(), records).live_records()
+}
