@@ -1,0 +1,1052 @@
+//! The log: open and recover a directory, append (copy-in and in place), read zero-copy,
+//! flush, truncate and retain.
+
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+
+use crate::error::{Error, Result, io_err};
+use crate::frame::{self, FrameError, HEADER_LEN, Header, MAX_FRAME_LEN};
+use crate::segment::{self, Segment, TMP_SUFFIX};
+
+/// Name of the lock file inside the log directory.
+pub(crate) const LOCK_FILE: &str = "semel-log.lock";
+
+/// How far ahead of the writer pages are faulted in with one `madvise` call.
+const PREFAULT_BYTES: u64 = 1 << 20;
+
+/// When appended entries are flushed to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlushPolicy {
+    /// Flush after every append, before `append`/`commit` returns.
+    Always,
+    /// Flush when [`Log::maybe_flush`] is called and at least this many milliseconds passed
+    /// since the last flush it did (the caller passes the time; the log never reads a clock).
+    EveryMillis(u64),
+    /// Flush after an append once at least this many committed bytes are not yet flushed.
+    EveryBytes(u64),
+    /// Never flush on its own; only [`Log::sync`] (and sealing a segment) flushes.
+    Os,
+}
+
+/// What opening a log does when a sealed (non-active) segment is damaged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealedCorruption {
+    /// Fail with [`Error::Corrupt`] naming the file and byte position.
+    Fail,
+    /// Truncate the log at the damaged entry: later segments are deleted.
+    Truncate,
+}
+
+/// Configuration of a [`Log`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// Size each segment file is preallocated to. An entry larger than this gets a segment of
+    /// its own, sized to fit it.
+    pub segment_bytes: u64,
+    /// A sparse index point is kept for the first entry at least this many bytes after the
+    /// previous point (0 indexes every entry).
+    pub index_interval_bytes: u64,
+    /// When appends are flushed.
+    pub flush: FlushPolicy,
+    /// [`Log::retain`] deletes the oldest sealed segments while the rest still hold at least
+    /// this many bytes.
+    pub retention_bytes: Option<u64>,
+    /// [`Log::retain`] deletes the oldest sealed segments whose largest timestamp is older than
+    /// `now_ms - retention_ms`.
+    pub retention_ms: Option<i64>,
+    /// What to do with a damaged sealed segment on open.
+    pub sealed_corruption: SealedCorruption,
+    /// Reserve segment blocks up front (`posix_fallocate` on Linux) so a full disk is an error
+    /// when a segment is created, not a SIGBUS on a later write. Without it files are sparse.
+    pub preallocate: bool,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            segment_bytes: 1 << 30,
+            index_interval_bytes: 4096,
+            flush: FlushPolicy::Always,
+            retention_bytes: None,
+            retention_ms: None,
+            sealed_corruption: SealedCorruption::Fail,
+            preallocate: true,
+        }
+    }
+}
+
+/// Where an append landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// Offset of the entry's first record.
+    pub base_offset: u64,
+    /// The offset after the entry's last record (the next append's base offset).
+    pub next_offset: u64,
+    /// Base offset of the segment holding the entry.
+    pub segment_base_offset: u64,
+    /// Byte position of the entry's frame inside that segment file.
+    pub position: u64,
+}
+
+/// One entry read back: its framing fields and a zero-copy slice of its payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Offset of the entry's first record.
+    pub base_offset: u64,
+    /// Number of records (offsets) it holds.
+    pub record_count: u32,
+    /// The max timestamp given on append.
+    pub max_timestamp: i64,
+    /// The payload, a slice of the segment's mapping (keeps it alive).
+    pub payload: Bytes,
+}
+
+impl Entry {
+    /// The offset after the entry's last record.
+    pub fn next_offset(&self) -> u64 {
+        self.base_offset + u64::from(self.record_count)
+    }
+}
+
+/// What [`Log::retain`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retained {
+    /// Segments deleted.
+    pub segments_deleted: usize,
+    /// The first offset still in the log.
+    pub log_start_offset: u64,
+}
+
+/// State shared by the writer and every reader.
+#[derive(Debug)]
+struct Shared {
+    dir: PathBuf,
+    segments: RwLock<Vec<Arc<Segment>>>,
+    next_offset: AtomicU64,
+    durable_offset: AtomicU64,
+    io_failed: AtomicBool,
+    /// Serializes flushes with each other and with truncation (never taken by readers).
+    sync_lock: Mutex<()>,
+}
+
+impl Shared {
+    fn check_poisoned(&self) -> Result<()> {
+        if self.io_failed.load(Ordering::Acquire) {
+            return Err(Error::Poisoned {
+                durable_offset: self.durable_offset.load(Ordering::Acquire),
+            });
+        }
+        Ok(())
+    }
+
+    fn poison(&self) {
+        self.io_failed.store(true, Ordering::Release);
+    }
+
+    fn log_start_offset(&self) -> u64 {
+        let segs = self.segments.read();
+        segs.first()
+            .map_or(self.next_offset.load(Ordering::Acquire), |s| s.base_offset)
+    }
+
+    fn sync(&self) -> Result<()> {
+        let _guard = self.sync_lock.lock();
+        self.sync_locked()
+    }
+
+    fn sync_locked(&self) -> Result<()> {
+        self.check_poisoned()?;
+        let target = self.next_offset.load(Ordering::Acquire);
+        let pending: Vec<Arc<Segment>> = self
+            .segments
+            .read()
+            .iter()
+            .filter(|s| s.synced_end.load(Ordering::Acquire) < s.used())
+            .cloned()
+            .collect();
+        for s in &pending {
+            if let Err(source) = s.flush() {
+                self.poison();
+                return Err(Error::Io {
+                    op: "msync",
+                    path: s.path.clone(),
+                    source,
+                });
+            }
+        }
+        self.durable_offset.fetch_max(target, Ordering::AcqRel);
+        Ok(())
+    }
+
+    fn read(&self, offset: u64, max_bytes: usize) -> Result<Vec<Entry>> {
+        let mut out = Vec::new();
+        let mut at = offset;
+        let mut used = 0usize;
+        let mut found: Vec<(u64, Header)> = Vec::new();
+        loop {
+            let seg = {
+                let segs = self.segments.read();
+                let next = self.next_offset.load(Ordering::Acquire);
+                let start = segs.first().map_or(next, |s| s.base_offset);
+                if at < start || at > next {
+                    if out.is_empty() {
+                        return Err(Error::OffsetOutOfRange {
+                            offset: at,
+                            log_start_offset: start,
+                            next_offset: next,
+                        });
+                    }
+                    break;
+                }
+                if at == next {
+                    break;
+                }
+                let i = segs.partition_point(|s| s.base_offset <= at);
+                match i.checked_sub(1).and_then(|i| segs.get(i)) {
+                    Some(s) => Arc::clone(s),
+                    None => break,
+                }
+            };
+            let end = seg.used();
+            let mut pos = seg.position_for_offset(at);
+            let mut full = false;
+            found.clear();
+            while pos < end {
+                let h = seg.header_at(pos, end)?;
+                if h.next_offset() > at {
+                    let payload = h.payload_len();
+                    let first = out.is_empty() && found.is_empty();
+                    if !first && used + payload > max_bytes {
+                        full = true;
+                        break;
+                    }
+                    found.push((pos + HEADER_LEN as u64, h));
+                    used += payload;
+                    at = h.next_offset();
+                    if used >= max_bytes {
+                        full = true;
+                        break;
+                    }
+                }
+                pos += u64::from(h.frame_len);
+            }
+            let progressed = !found.is_empty();
+            if let (Some(&(first, _)), Some(&(last, last_h))) = (found.first(), found.last()) {
+                let span_end = last + last_h.payload_len() as u64;
+                let bytes = segment::bytes_of(&seg, first, span_end - first);
+                for &(p, h) in &found {
+                    let rel = (p - first) as usize;
+                    out.push(Entry {
+                        base_offset: h.base_offset,
+                        record_count: h.record_count,
+                        max_timestamp: h.max_timestamp,
+                        payload: bytes.slice(rel..rel + h.payload_len()),
+                    });
+                }
+            }
+            if full || !progressed {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<u64>> {
+        let seg = {
+            let segs = self.segments.read();
+            segs.iter()
+                .find(|s| s.max_timestamp.load(Ordering::Acquire) >= timestamp)
+                .cloned()
+        };
+        let Some(seg) = seg else {
+            return Ok(None);
+        };
+        let end = seg.used();
+        let mut pos = seg.position_for_timestamp(timestamp);
+        while pos < end {
+            let h = seg.header_at(pos, end)?;
+            if h.max_timestamp >= timestamp {
+                return Ok(Some(h.base_offset));
+            }
+            pos += u64::from(h.frame_len);
+        }
+        Ok(None)
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err("fsync directory", dir))
+}
+
+/// A segmented, memory-mapped, append-only log in one directory: the single writer.
+///
+/// Readers get a [`LogReader`] from [`Log::reader`]; both are `Send + Sync`. See the crate
+/// documentation for the guarantees.
+#[derive(Debug)]
+pub struct Log {
+    shared: Arc<Shared>,
+    config: LogConfig,
+    active: Arc<Segment>,
+    /// Highest byte of the active segment ever handed to a reservation.
+    written_to: u64,
+    /// Bytes of the active segment already faulted in.
+    prefaulted_to: u64,
+    last_flush_ms: Option<i64>,
+    _lock: File,
+}
+
+/// A cheap, cloneable read handle (`Send + Sync`) that runs concurrently with the writer.
+/// It sees only committed entries. It can also flush, so a group-commit flusher thread can
+/// sync while the writer keeps appending.
+#[derive(Debug, Clone)]
+pub struct LogReader {
+    shared: Arc<Shared>,
+}
+
+impl LogReader {
+    /// Reads entries from the one containing `offset`, in order, until their payloads would
+    /// exceed `max_bytes`; the first entry is returned even when it alone is larger, so a
+    /// reader always makes progress. Reading at the next offset returns no entries.
+    ///
+    /// # Errors
+    /// [`Error::OffsetOutOfRange`] when `offset` is below the log start or beyond the next
+    /// offset; [`Error::Corrupt`] if a committed entry no longer decodes.
+    pub fn read(&self, offset: u64, max_bytes: usize) -> Result<Vec<Entry>> {
+        self.shared.read(offset, max_bytes)
+    }
+
+    /// The base offset of the first entry whose max timestamp is at least `timestamp`.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] if a committed entry no longer decodes.
+    pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<u64>> {
+        self.shared.offset_for_timestamp(timestamp)
+    }
+
+    /// The offset the next append gets (the log end offset).
+    pub fn next_offset(&self) -> u64 {
+        self.shared.next_offset.load(Ordering::Acquire)
+    }
+
+    /// Every entry below this offset is flushed to disk.
+    pub fn durable_offset(&self) -> u64 {
+        self.shared.durable_offset.load(Ordering::Acquire)
+    }
+
+    /// The first offset still in the log.
+    pub fn log_start_offset(&self) -> u64 {
+        self.shared.log_start_offset()
+    }
+
+    /// Flushes everything committed so far; see [`Log::sync`].
+    ///
+    /// # Errors
+    /// As [`Log::sync`].
+    pub fn sync(&self) -> Result<()> {
+        self.shared.sync()
+    }
+}
+
+impl Log {
+    /// Opens (creating if needed) the log in `dir`, locks the directory and recovers: every
+    /// segment is scanned; the active (last) segment ends at its first damaged entry and what
+    /// follows is zeroed and flushed; damage in a sealed segment is an error (or a truncation,
+    /// see [`SealedCorruption`]). Stray `*.log.tmp` files from an interrupted truncation are
+    /// deleted. Everything recovered is flushed, so `durable_offset() == next_offset()`.
+    ///
+    /// # Errors
+    /// [`Error::Locked`] when another handle holds the directory, [`Error::ForeignFile`] for a
+    /// file that is not a segment, [`Error::Corrupt`] / [`Error::SegmentGap`] for damaged
+    /// sealed segments, [`Error::InvalidConfig`], and [`Error::Io`] for failed file calls.
+    pub fn open(dir: impl AsRef<Path>, config: LogConfig) -> Result<Log> {
+        if config.segment_bytes <= HEADER_LEN as u64 || config.segment_bytes > MAX_FRAME_LEN {
+            return Err(Error::InvalidConfig {
+                what: "segment_bytes must be larger than an entry header and below 4 GiB",
+            });
+        }
+        let dir = dir.as_ref().to_path_buf();
+        fs::create_dir_all(&dir).map_err(io_err("create directory", &dir))?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(io_err("open", &lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Err(Error::Locked { dir }),
+            Err(TryLockError::Error(source)) => {
+                return Err(Error::Io {
+                    op: "flock",
+                    path: lock_path,
+                    source,
+                });
+            }
+        }
+        let mut found = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(io_err("read directory", &dir))? {
+            let entry = entry.map_err(io_err("read directory", &dir))?;
+            let path = entry.path();
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else {
+                return Err(Error::ForeignFile { path });
+            };
+            if name == LOCK_FILE {
+                continue;
+            }
+            if name.ends_with(TMP_SUFFIX) && path.is_file() {
+                fs::remove_file(&path).map_err(io_err("remove", &path))?;
+                continue;
+            }
+            match segment::parse_file_name(name) {
+                Some(base) if path.is_file() => found.push((base, path)),
+                _ => return Err(Error::ForeignFile { path }),
+            }
+        }
+        found.sort();
+        let segments = recover(&dir, &config, found)?;
+        let Some(active) = segments.last().cloned() else {
+            return Err(Error::InvalidConfig {
+                what: "recovery produced no segment",
+            });
+        };
+        let next = active.next_offset.load(Ordering::Acquire);
+        let written_to = active.used();
+        let shared = Arc::new(Shared {
+            dir,
+            segments: RwLock::new(segments),
+            next_offset: AtomicU64::new(next),
+            durable_offset: AtomicU64::new(0),
+            io_failed: AtomicBool::new(false),
+            sync_lock: Mutex::new(()),
+        });
+        shared.sync()?;
+        Ok(Log {
+            shared,
+            config,
+            active,
+            written_to,
+            prefaulted_to: written_to,
+            last_flush_ms: None,
+            _lock: lock,
+        })
+    }
+
+    /// A read handle for other threads.
+    pub fn reader(&self) -> LogReader {
+        LogReader {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// The configuration the log was opened with.
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+
+    /// The log directory.
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// The offset the next append gets (the log end offset).
+    pub fn next_offset(&self) -> u64 {
+        self.shared.next_offset.load(Ordering::Acquire)
+    }
+
+    /// Every entry below this offset is flushed to disk.
+    pub fn durable_offset(&self) -> u64 {
+        self.shared.durable_offset.load(Ordering::Acquire)
+    }
+
+    /// The first offset still in the log.
+    pub fn log_start_offset(&self) -> u64 {
+        self.shared.log_start_offset()
+    }
+
+    /// See [`LogReader::read`].
+    ///
+    /// # Errors
+    /// As [`LogReader::read`].
+    pub fn read(&self, offset: u64, max_bytes: usize) -> Result<Vec<Entry>> {
+        self.shared.read(offset, max_bytes)
+    }
+
+    /// See [`LogReader::offset_for_timestamp`].
+    ///
+    /// # Errors
+    /// As [`LogReader::offset_for_timestamp`].
+    pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<u64>> {
+        self.shared.offset_for_timestamp(timestamp)
+    }
+
+    /// Appends a copy of `payload` as one entry of `record_count` records whose largest
+    /// timestamp is `max_timestamp`, then applies the flush policy.
+    ///
+    /// # Errors
+    /// As [`Log::reserve`] and [`Reservation::commit`].
+    pub fn append(&mut self, payload: &[u8], record_count: u32, max_timestamp: i64) -> Result<Appended> {
+        let mut slot = self.reserve(payload.len())?;
+        slot.bytes_mut().copy_from_slice(payload);
+        slot.commit(record_count, max_timestamp)
+    }
+
+    /// Reserves room for an entry of `len` payload bytes in the mapped segment, rolling to a
+    /// new segment when it does not fit. The caller writes the payload in place (and may patch
+    /// it knowing [`Reservation::base_offset`]), then commits. Nothing is visible to readers
+    /// before the commit; dropping the reservation abandons it.
+    ///
+    /// # Errors
+    /// [`Error::Poisoned`] after an earlier write or flush failure, [`Error::EntryTooLarge`]
+    /// beyond the 4 GiB frame limit, [`Error::Io`] when a new segment cannot be created (a
+    /// full disk, say; the log stays usable and what was durable stays readable).
+    pub fn reserve(&mut self, len: usize) -> Result<Reservation<'_>> {
+        self.shared.check_poisoned()?;
+        let frame_len = HEADER_LEN as u64 + len as u64;
+        if frame_len > MAX_FRAME_LEN {
+            return Err(Error::EntryTooLarge {
+                len: len as u64,
+                max: MAX_FRAME_LEN - HEADER_LEN as u64,
+            });
+        }
+        if self.active.used() + frame_len > self.active.capacity() {
+            self.make_room(frame_len)?;
+        }
+        let position = self.active.used();
+        let end = position + frame_len;
+        if end > self.prefaulted_to {
+            let start = self.prefaulted_to.max(position);
+            let until = end.max(start + PREFAULT_BYTES).min(self.active.capacity());
+            self.active
+                .map
+                .prefault(start as usize, (until - start) as usize);
+            self.prefaulted_to = until;
+        }
+        self.written_to = self.written_to.max(end);
+        let base_offset = self.active.next_offset.load(Ordering::Acquire);
+        Ok(Reservation {
+            log: self,
+            position,
+            frame_len,
+            base_offset,
+            committed: false,
+        })
+    }
+
+    /// Makes the active segment able to hold a frame of `frame_len` bytes.
+    fn make_room(&mut self, frame_len: u64) -> Result<()> {
+        let new_len = self.config.segment_bytes.max(frame_len);
+        let seg = if self.active.used() == 0 {
+            // An empty active segment too small for the entry: grow the file (growing a mapped
+            // file is safe) and map it again. Readers holding the old mapping see no entries.
+            Segment::open(
+                self.active.path.clone(),
+                self.active.base_offset,
+                new_len,
+                self.config.preallocate,
+            )?
+        } else {
+            self.seal_active()?;
+            let base = self.next_offset();
+            match Segment::create(&self.shared.dir, base, new_len, self.config.preallocate) {
+                Ok(seg) => seg,
+                Err(e) => {
+                    // Leave no half-created file behind (a full disk, say); the log stays
+                    // usable on its current segments.
+                    let _ = fs::remove_file(self.shared.dir.join(segment::file_name(base)));
+                    return Err(e);
+                }
+            }
+        };
+        let seg = Arc::new(seg);
+        {
+            let mut segs = self.shared.segments.write();
+            if self.active.used() == 0 {
+                segs.pop();
+            }
+            segs.push(Arc::clone(&seg));
+        }
+        sync_dir(&self.shared.dir)?;
+        self.active = seg;
+        self.written_to = 0;
+        self.prefaulted_to = 0;
+        Ok(())
+    }
+
+    /// Flushes the active segment before a newer one is created, so that every sealed segment
+    /// is whole on disk and only the active one can have a torn tail after a crash.
+    fn seal_active(&mut self) -> Result<()> {
+        let s = &self.active;
+        let start = s.synced_end.load(Ordering::Acquire);
+        let end = self.written_to.max(s.used());
+        if end > start {
+            if let Err(source) = s.map.flush(start as usize, (end - start) as usize) {
+                self.shared.poison();
+                return Err(Error::Io {
+                    op: "msync",
+                    path: s.path.clone(),
+                    source,
+                });
+            }
+            s.synced_end.fetch_max(s.used(), Ordering::AcqRel);
+        }
+        self.shared
+            .durable_offset
+            .fetch_max(s.next_offset.load(Ordering::Acquire), Ordering::AcqRel);
+        Ok(())
+    }
+
+    fn after_append(&mut self) -> Result<()> {
+        match self.config.flush {
+            FlushPolicy::Always => self.sync(),
+            FlushPolicy::EveryBytes(n) if self.unsynced_bytes() >= n => self.sync(),
+            _ => Ok(()),
+        }
+    }
+
+    fn unsynced_bytes(&self) -> u64 {
+        self.active
+            .used()
+            .saturating_sub(self.active.synced_end.load(Ordering::Acquire))
+    }
+
+    /// Flushes every committed entry to disk (msync) and advances the durable offset. Many
+    /// appends, one flush: this is group commit.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the flush fails; the log is then poisoned and refuses writes and
+    /// flushes ([`Error::Poisoned`]) until reopened.
+    pub fn sync(&self) -> Result<()> {
+        self.shared.sync()
+    }
+
+    /// Applies the time-based flush policy: with [`FlushPolicy::EveryMillis`] flushes when
+    /// that long passed since the last flush done here (the first call only starts the
+    /// clock); with [`FlushPolicy::EveryBytes`] flushes when enough bytes are pending.
+    /// Returns whether it flushed.
+    ///
+    /// # Errors
+    /// As [`Log::sync`].
+    pub fn maybe_flush(&mut self, now_ms: i64) -> Result<bool> {
+        let pending = self.durable_offset() < self.next_offset();
+        let due = match self.config.flush {
+            FlushPolicy::Always => pending,
+            FlushPolicy::EveryBytes(n) => pending && self.unsynced_bytes() >= n,
+            FlushPolicy::EveryMillis(ms) => match self.last_flush_ms {
+                None => {
+                    self.last_flush_ms = Some(now_ms);
+                    false
+                }
+                Some(last) => {
+                    pending && now_ms.saturating_sub(last) >= i64::try_from(ms).unwrap_or(i64::MAX)
+                }
+            },
+            FlushPolicy::Os => false,
+        };
+        if due {
+            self.sync()?;
+            self.last_flush_ms = Some(now_ms);
+        }
+        Ok(due)
+    }
+
+    /// Removes every entry that holds `offset` or a later one: the entry containing `offset`
+    /// goes too, so the log ends at an entry boundary. Returns the new next offset. Later
+    /// segments are deleted; the segment holding the cut is zeroed from there in place when no
+    /// reader of this `Log` holds a slice of it, or else rewritten into a fresh file (so live
+    /// `Bytes` never change). The truncation is flushed before it returns.
+    ///
+    /// # Errors
+    /// [`Error::OffsetOutOfRange`] below the log start, [`Error::Poisoned`], [`Error::Io`]
+    /// (which poisons the log).
+    pub fn truncate_to(&mut self, offset: u64) -> Result<u64> {
+        self.shared.check_poisoned()?;
+        let shared = Arc::clone(&self.shared);
+        let _guard = shared.sync_lock.lock();
+        let next = self.next_offset();
+        let start = self.log_start_offset();
+        if offset < start {
+            return Err(Error::OffsetOutOfRange {
+                offset,
+                log_start_offset: start,
+                next_offset: next,
+            });
+        }
+        if offset >= next {
+            return Ok(next);
+        }
+        let result = self.truncate_locked(offset);
+        if result.is_err() {
+            shared.poison();
+        }
+        result
+    }
+
+    fn truncate_locked(&mut self, offset: u64) -> Result<u64> {
+        let shared = Arc::clone(&self.shared);
+        let (index, seg) = {
+            let segs = shared.segments.read();
+            let i = segs.partition_point(|s| s.base_offset <= offset).saturating_sub(1);
+            match segs.get(i) {
+                Some(s) => (i, Arc::clone(s)),
+                None => return Ok(self.next_offset()),
+            }
+        };
+        let end = seg.used();
+        let mut cut = seg.position_for_offset(offset);
+        let new_next = loop {
+            let h = seg.header_at(cut, end)?;
+            if h.next_offset() > offset {
+                break h.base_offset;
+            }
+            cut += u64::from(h.frame_len);
+        };
+        // Later segments go first, newest first, so a crash part-way leaves a log that ends
+        // at a segment boundary.
+        let removed: Vec<Arc<Segment>> = {
+            let mut segs = shared.segments.write();
+            let removed = segs.split_off(index + 1);
+            shared.next_offset.store(seg.next_offset.load(Ordering::Acquire), Ordering::Release);
+            removed
+        };
+        for r in removed.iter().rev() {
+            fs::remove_file(&r.path).map_err(io_err("remove", &r.path))?;
+        }
+        if !removed.is_empty() {
+            sync_dir(&shared.dir)?;
+        }
+        drop(removed);
+        let was_active = Arc::ptr_eq(&seg, &self.active);
+        // The list, `seg` and possibly `self.active` hold it; any other holder is a reader.
+        let baseline = 2 + usize::from(was_active);
+        let sole = {
+            let segs = shared.segments.write();
+            let sole = Arc::strong_count(&seg) == baseline;
+            if sole {
+                // Lower the committed end under the lock: a reader that finds the segment
+                // from now on never looks at the bytes about to be zeroed.
+                seg.publish(cut, new_next);
+                shared.next_offset.store(new_next, Ordering::Release);
+            }
+            drop(segs);
+            sole
+        };
+        let new_active = if sole {
+            let old_end = if was_active { self.written_to.max(end) } else { end };
+            let len = (old_end - cut) as usize;
+            seg.map.zero(cut as usize, len);
+            seg.map
+                .flush(cut as usize, len)
+                .map_err(io_err("msync", &seg.path))?;
+            seg.synced_end.fetch_min(cut, Ordering::AcqRel);
+            seg.reindex_below(cut);
+            seg
+        } else {
+            let fresh = Arc::new(self.rewrite_prefix(&seg, cut)?);
+            let mut segs = shared.segments.write();
+            if let Some(slot) = segs.get_mut(index) {
+                *slot = Arc::clone(&fresh);
+            }
+            shared.next_offset.store(new_next, Ordering::Release);
+            drop(segs);
+            fresh
+        };
+        shared.durable_offset.fetch_min(new_next, Ordering::AcqRel);
+        self.active = new_active;
+        self.written_to = cut;
+        self.prefaulted_to = cut;
+        Ok(new_next)
+    }
+
+    /// Writes the first `cut` bytes of `seg` into a fresh file, flushes it and renames it over
+    /// the segment; the old inode stays alive for the readers that still map it.
+    fn rewrite_prefix(&self, seg: &Segment, cut: u64) -> Result<Segment> {
+        use std::os::unix::fs::FileExt;
+        let dir = &self.shared.dir;
+        let tmp = dir.join(format!("{:020}{TMP_SUFFIX}", seg.base_offset));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(io_err("create", &tmp))?;
+        let prefix = seg.map.read(0, cut as usize).unwrap_or(&[]);
+        file.write_all_at(prefix, 0).map_err(io_err("write", &tmp))?;
+        let len = seg.capacity().max(self.config.segment_bytes);
+        if self.config.preallocate {
+            crate::mmap::preallocate(&file, len).map_err(io_err("fallocate", &tmp))?;
+        } else {
+            file.set_len(len).map_err(io_err("set_len", &tmp))?;
+        }
+        file.sync_all().map_err(io_err("fsync", &tmp))?;
+        fs::rename(&tmp, &seg.path).map_err(io_err("rename", &tmp))?;
+        sync_dir(dir)?;
+        let fresh = Segment::from_file(seg.path.clone(), &file, seg.base_offset)?;
+        let view = fresh.map.read(0, cut as usize).unwrap_or(&[]);
+        let scan = frame::scan(view, seg.base_offset);
+        for (pos, h) in &scan.entries {
+            fresh.note_entry(*pos as u64, h, self.config.index_interval_bytes);
+        }
+        fresh.publish(scan.end as u64, scan.next_offset);
+        fresh.synced_end.store(scan.end as u64, Ordering::Release);
+        Ok(fresh)
+    }
+
+    /// Deletes the oldest sealed segments that retention by bytes or by age allows (the
+    /// active segment is never deleted). Files are unlinked whole; readers holding slices
+    /// keep their mapping until they drop them.
+    ///
+    /// # Errors
+    /// [`Error::Poisoned`]; [`Error::Io`] when a file cannot be removed.
+    pub fn retain(&mut self, now_ms: i64) -> Result<Retained> {
+        self.shared.check_poisoned()?;
+        let (removed, log_start_offset) = {
+            let mut segs = self.shared.segments.write();
+            let mut total: u64 = segs.iter().map(|s| s.used()).sum();
+            let mut n = 0;
+            while n + 1 < segs.len() {
+                let s = &segs[n];
+                let by_bytes = self
+                    .config
+                    .retention_bytes
+                    .is_some_and(|b| total - s.used() >= b);
+                let by_age = self.config.retention_ms.is_some_and(|ms| {
+                    s.max_timestamp.load(Ordering::Acquire) < now_ms.saturating_sub(ms)
+                });
+                if !(by_bytes || by_age) {
+                    break;
+                }
+                total -= s.used();
+                n += 1;
+            }
+            let removed: Vec<Arc<Segment>> = segs.drain(..n).collect();
+            let start = segs.first().map_or(0, |s| s.base_offset);
+            (removed, start)
+        };
+        for r in &removed {
+            fs::remove_file(&r.path).map_err(io_err("remove", &r.path))?;
+        }
+        if !removed.is_empty() {
+            sync_dir(&self.shared.dir)?;
+        }
+        Ok(Retained {
+            segments_deleted: removed.len(),
+            log_start_offset,
+        })
+    }
+
+    /// Test hook: the active segment's file, its flushed end and its committed end. Sealed
+    /// segments are always fully flushed, so this is the only region a crash can damage.
+    #[doc(hidden)]
+    pub fn unsynced_tail(&self) -> (PathBuf, u64, u64) {
+        (
+            self.active.path.clone(),
+            self.active.synced_end.load(Ordering::Acquire),
+            self.active.used(),
+        )
+    }
+}
+
+/// Room for one entry inside the mapped active segment, from [`Log::reserve`].
+///
+/// Write the payload through [`Reservation::bytes_mut`], then [`Reservation::commit`]; the CRC
+/// is computed at commit over the bytes as they are then. Dropping it uncommitted abandons the
+/// entry (its bytes are zeroed, nothing becomes visible).
+#[derive(Debug)]
+pub struct Reservation<'a> {
+    log: &'a mut Log,
+    position: u64,
+    frame_len: u64,
+    base_offset: u64,
+    committed: bool,
+}
+
+impl Reservation<'_> {
+    /// The offset the entry's first record gets.
+    pub fn base_offset(&self) -> u64 {
+        self.base_offset
+    }
+
+    /// Base offset of the segment the entry lands in.
+    pub fn segment_base_offset(&self) -> u64 {
+        self.log.active.base_offset
+    }
+
+    /// Byte position of the entry's frame in the segment file.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// Payload length in bytes.
+    pub fn len(&self) -> usize {
+        (self.frame_len - HEADER_LEN as u64) as usize
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The payload bytes, in the mapping (zeroed preallocated space at first).
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        let start = (self.position + HEADER_LEN as u64) as usize;
+        match self.log.active.map.window(start, self.len()) {
+            Some(w) => w.into_mut_slice(),
+            None => &mut [],
+        }
+    }
+
+    /// Writes the header and CRC, publishes the entry to readers and applies the flush policy.
+    ///
+    /// # Errors
+    /// [`Error::ZeroRecords`] when `record_count` is zero (the entry is abandoned); a flush
+    /// error from the policy (the entry is then committed but not durable, and the log is
+    /// poisoned).
+    pub fn commit(mut self, record_count: u32, max_timestamp: i64) -> Result<Appended> {
+        if record_count == 0 {
+            return Err(Error::ZeroRecords);
+        }
+        let Some(next_offset) = self.base_offset.checked_add(u64::from(record_count)) else {
+            return Err(Error::OffsetOutOfRange {
+                offset: self.base_offset,
+                log_start_offset: self.log.log_start_offset(),
+                next_offset: self.base_offset,
+            });
+        };
+        let log = &mut *self.log;
+        let Some(window) = log
+            .active
+            .map
+            .window(self.position as usize, self.frame_len as usize)
+        else {
+            return Err(Error::Corrupt {
+                path: log.active.path.clone(),
+                position: self.position,
+                offset: self.base_offset,
+                reason: "reservation outside the mapping",
+            });
+        };
+        let frame = window.into_mut_slice();
+        frame::write_fields(frame, self.base_offset, record_count, max_timestamp);
+        frame::seal_frame(frame);
+        let header = Header {
+            frame_len: self.frame_len as u32,
+            crc: 0,
+            base_offset: self.base_offset,
+            record_count,
+            max_timestamp,
+        };
+        let end = self.position + self.frame_len;
+        log.active.publish(end, next_offset);
+        log.shared.next_offset.store(next_offset, Ordering::Release);
+        log.active
+            .note_entry(self.position, &header, log.config.index_interval_bytes);
+        self.committed = true;
+        let appended = Appended {
+            base_offset: self.base_offset,
+            next_offset,
+            segment_base_offset: log.active.base_offset,
+            position: self.position,
+        };
+        log.after_append()?;
+        Ok(appended)
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.log
+                .active
+                .map
+                .zero(self.position as usize, self.frame_len as usize);
+        }
+    }
+}
+
+/// Scans every segment, cuts the active one at its first bad entry, and builds the indexes.
+fn recover(dir: &Path, config: &LogConfig, found: Vec<(u64, PathBuf)>) -> Result<Vec<Arc<Segment>>> {
+    if found.is_empty() {
+        let seg = Segment::create(dir, 0, config.segment_bytes, config.preallocate)?;
+        sync_dir(dir)?;
+        return Ok(vec![Arc::new(seg)]);
+    }
+    let count = found.len();
+    let mut out: Vec<Arc<Segment>> = Vec::with_capacity(count);
+    let mut expected: Option<u64> = None;
+    let mut rest = found.into_iter().enumerate();
+    let mut cut_short = false;
+    while let Some((i, (base, path))) = rest.next() {
+        if let Some(expected) = expected
+            && base != expected
+        {
+            return Err(Error::SegmentGap {
+                path,
+                base_offset: base,
+                expected,
+            });
+        }
+        let mut is_last = i + 1 == count;
+        let min_len = if is_last {
+            config.segment_bytes
+        } else {
+            HEADER_LEN as u64
+        };
+        let seg = Segment::open(path, base, min_len, config.preallocate)?;
+        let view = seg.map.read(0, seg.map.len()).unwrap_or(&[]);
+        let scan = frame::scan(view, base);
+        let damaged = scan.stop != FrameError::End || !scan.tail_clean;
+        if damaged && !is_last {
+            match config.sealed_corruption {
+                SealedCorruption::Fail => {
+                    return Err(Error::Corrupt {
+                        path: seg.path.clone(),
+                        position: scan.end as u64,
+                        offset: scan.next_offset,
+                        reason: if scan.stop == FrameError::End {
+                            "non-zero bytes after the last entry"
+                        } else {
+                            scan.stop.describe()
+                        },
+                    });
+                }
+                SealedCorruption::Truncate => {
+                    let later: Vec<(usize, (u64, PathBuf))> = rest.by_ref().collect();
+                    for (_, (_, p)) in later.iter().rev() {
+                        fs::remove_file(p).map_err(io_err("remove", p))?;
+                    }
+                    sync_dir(dir)?;
+                    cut_short = true;
+                    is_last = true;
+                }
+            }
+        }
+        if damaged && is_last {
+            let len = seg.map.len() - scan.end;
+            seg.map.zero(scan.end, len);
+            seg.map
+                .flush(scan.end, len)
+                .map_err(io_err("msync", &seg.path))?;
+        }
+        for (pos, h) in &scan.entries {
+            seg.note_entry(*pos as u64, h, config.index_interval_bytes);
+        }
+        seg.publish(scan.end as u64, scan.next_offset);
+        expected = Some(scan.next_offset);
+        out.push(Arc::new(seg));
+        if cut_short {
+            break;
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,163 @@
+//! The only module with `unsafe`: a shared, writable memory map of one segment file.
+//!
+//! # Safety contract
+//!
+//! A [`Mapping`] hands out `&[u8]` views of its bytes and writes through a raw pointer. That is
+//! sound as long as no byte is written while a shared view of it exists. The crate keeps this
+//! with one rule, enforced by the callers in `segment.rs` and `log.rs`:
+//!
+//! - Bytes below a segment's published `committed_end` are only read (views, `Bytes` slices).
+//!   They are written again only by truncation and recovery, and only when the `Log` holds the
+//!   segment's only reference (no reader, no live `Bytes` slice can see them).
+//! - Bytes at or above `committed_end` are only touched by the single writer (`&mut Log`),
+//!   through [`WriteWindow`] and [`Mapping::zero`]; nobody reads them until
+//!   the writer publishes a larger `committed_end` with a release store.
+//! - The file is never shrunk while mapped (segments are retired by unlinking whole files), so
+//!   no access inside the mapping can fault with SIGBUS for lack of a page; blocks are reserved
+//!   up front with `posix_fallocate` on Linux so a full disk shows up as an error when a
+//!   segment is created rather than as SIGBUS on a later write.
+//! - The data directory is locked (`flock`) so no other well-behaved process changes the files.
+#![allow(unsafe_code)]
+
+use std::fs::File;
+use std::io;
+use std::marker::PhantomData;
+
+use memmap2::MmapRaw;
+
+/// A read-write shared mapping of a whole segment file.
+#[derive(Debug)]
+pub(crate) struct Mapping {
+    raw: MmapRaw,
+}
+
+impl Mapping {
+    /// Maps the whole file read-write and shared.
+    pub(crate) fn map(file: &File) -> io::Result<Self> {
+        let raw = MmapRaw::map_raw(file)?;
+        Ok(Self { raw })
+    }
+
+    /// Length of the mapping in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.raw.len()
+    }
+
+    fn in_bounds(&self, start: usize, len: usize) -> bool {
+        start.checked_add(len).is_some_and(|end| end <= self.raw.len())
+    }
+
+    /// A shared view of `len` bytes at `start`, or `None` when out of bounds. Callers only ask
+    /// for bytes below the segment's committed end (see the module contract).
+    pub(crate) fn read(&self, start: usize, len: usize) -> Option<&[u8]> {
+        if !self.in_bounds(start, len) {
+            return None;
+        }
+        // SAFETY: the range is inside the live mapping (checked above; the mapping lives as
+        // long as `self`). By the module contract, nobody writes these bytes while a view of
+        // them exists: they are below the published committed end, which only the `Log` can
+        // lower, and only when it holds the segment's sole reference.
+        Some(unsafe { std::slice::from_raw_parts(self.raw.as_ptr().add(start), len) })
+    }
+
+    /// Writes zeros over `len` bytes at `start`, skipping pages that are already zero so that
+    /// untouched preallocated space is not faulted in. Writer-only, above the committed
+    /// end (or with the sole reference, see the module contract).
+    pub(crate) fn zero(&self, start: usize, len: usize) -> bool {
+        if !self.in_bounds(start, len) {
+            return false;
+        }
+        let mut at = start;
+        let end = start + len;
+        while at < end {
+            let chunk = (end - at).min(4096 - at % 4096);
+            let already_zero = self.read(at, chunk).is_some_and(|b| b.iter().all(|&x| x == 0));
+            if !already_zero {
+                // SAFETY: `at..at + chunk` is inside `start..end`, which is in bounds; by the
+                // module contract no view of these bytes exists outside this function, and the
+                // view taken just above has ended.
+                unsafe { std::ptr::write_bytes(self.raw.as_mut_ptr().add(at), 0, chunk) };
+            }
+            at += chunk;
+        }
+        true
+    }
+
+    /// An exclusive window of `len` bytes at `start` for in-place writes, or `None` when out of
+    /// bounds. Writer-only, above the committed end.
+    pub(crate) fn window(&self, start: usize, len: usize) -> Option<WriteWindow<'_>> {
+        if !self.in_bounds(start, len) {
+            return None;
+        }
+        // SAFETY: in bounds (checked), so the pointer stays inside the mapping.
+        let ptr = unsafe { self.raw.as_mut_ptr().add(start) };
+        Some(WriteWindow {
+            ptr,
+            len,
+            _mapping: PhantomData,
+        })
+    }
+
+    /// Flushes (msync, synchronously) the byte range to disk.
+    pub(crate) fn flush(&self, start: usize, len: usize) -> io::Result<()> {
+        if len == 0 {
+            return Ok(());
+        }
+        self.raw.flush_range(start, len)
+    }
+
+    /// Asks the kernel to fault in (and allocate page cache for) a range ahead of the writer in
+    /// one call, instead of one page fault per 4 KiB page. Best effort: errors (old kernels,
+    /// other systems) are ignored because the writes work without it.
+    pub(crate) fn prefault(&self, start: usize, len: usize) {
+        if !self.in_bounds(start, len) || len == 0 {
+            return;
+        }
+        #[cfg(target_os = "linux")]
+        {
+            let _ = self
+                .raw
+                .advise_range(memmap2::Advice::PopulateWrite, start, len);
+        }
+    }
+}
+
+/// An exclusive, writable window into a [`Mapping`], borrowed from it.
+#[derive(Debug)]
+pub(crate) struct WriteWindow<'a> {
+    ptr: *mut u8,
+    len: usize,
+    _mapping: PhantomData<&'a Mapping>,
+}
+
+impl<'a> WriteWindow<'a> {
+    /// The window's bytes, for as long as the mapping is borrowed.
+    pub(crate) fn into_mut_slice(self) -> &'a mut [u8] {
+        // SAFETY: `ptr..ptr + len` was checked to be inside the mapping, which outlives `'a`;
+        // the window is exclusive by the module contract (the single writer creates at most one
+        // window at a time, above the committed end), and consuming the window hands the one slice out once.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+    }
+}
+
+/// Reserves the file's blocks up to `len` bytes (and sets its length), so writes through the
+/// mapping cannot hit a full disk later. Linux: `posix_fallocate`; elsewhere: `set_len` only.
+pub(crate) fn preallocate(file: &File, len: u64) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let Ok(len_off) = libc::off_t::try_from(len) else {
+            return Err(io::Error::from(io::ErrorKind::InvalidInput));
+        };
+        // SAFETY: plain FFI call on a valid, open file descriptor owned by `file`; it does not
+        // touch our memory.
+        let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len_off) };
+        match rc {
+            0 => return Ok(()),
+            // Filesystems without fallocate support: fall back to a sparse file.
+            libc::EOPNOTSUPP | libc::EINVAL => {}
+            errno => return Err(io::Error::from_raw_os_error(errno)),
+        }
+    }
+    file.set_len(len)
+}
