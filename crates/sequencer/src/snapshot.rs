@@ -221,3 +221,215 @@ impl ProducerStateTable {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::with_header;
+    use crate::{ProducerBatch, TxnMarker};
+
+    fn sample_table() -> ProducerStateTable {
+        let mut table = ProducerStateTable::default();
+        let mut offset = 0;
+        // Producer 1: six batches (5 cached), one wrapping past i32::MAX.
+        for i in 0..6 {
+            let b = ProducerBatch {
+                producer_id: 1,
+                producer_epoch: 2,
+                base_sequence: crate::last_sequence(i32::MAX - 20, i * 5),
+                last_offset_delta: 4,
+                is_transactional: false,
+            };
+            table.record(&b, offset, 1_000 + offset).unwrap();
+            offset += 5;
+        }
+        // Producer 3: an open transaction.
+        let t = ProducerBatch {
+            producer_id: 3,
+            producer_epoch: 0,
+            base_sequence: 0,
+            last_offset_delta: 0,
+            is_transactional: true,
+        };
+        table.record(&t, offset, 5).unwrap();
+        // Producer 2: only a marker.
+        let m = TxnMarker {
+            producer_id: 2,
+            producer_epoch: 7,
+            coordinator_epoch: 3,
+            is_commit: true,
+        };
+        table.record_marker(&m, offset + 1, -4).unwrap();
+        table
+    }
+
+    #[test]
+    fn snapshot_round_trips_every_kind_of_entry() {
+        let table = sample_table();
+        let bytes = table.encode_snapshot(40);
+        let restored = ProducerStateTable::decode_snapshot(&bytes, *table.config()).unwrap();
+        assert_eq!(restored.log_end_offset, 40);
+        assert_eq!(restored.table, table);
+        assert_eq!(restored.table.encode_snapshot(40), bytes);
+        assert_eq!(
+            restored.table.producer(1).unwrap().batches().len(),
+            NUM_BATCHES_TO_RETAIN
+        );
+        assert_eq!(restored.table.first_unstable_offset(), Some(30));
+    }
+
+    #[test]
+    fn empty_table_round_trips() {
+        let table = ProducerStateTable::default();
+        let bytes = table.encode_snapshot(0);
+        assert_eq!(bytes.len(), 22);
+        let restored = ProducerStateTable::decode_snapshot(&bytes, *table.config()).unwrap();
+        assert_eq!(
+            restored,
+            Snapshot {
+                log_end_offset: 0,
+                table
+            }
+        );
+    }
+
+    #[test]
+    fn every_flipped_bit_is_detected() {
+        let bytes = sample_table().encode_snapshot(40);
+        for i in 0..bytes.len() {
+            for bit in 0..8 {
+                let mut damaged = bytes.clone();
+                damaged[i] ^= 1 << bit;
+                assert!(
+                    ProducerStateTable::decode_snapshot(&damaged, ProducerStateConfig::default())
+                        .is_err(),
+                    "flip of bit {bit} in byte {i} accepted"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_truncation_and_trailing_byte_is_an_error() {
+        let bytes = sample_table().encode_snapshot(40);
+        for len in 0..bytes.len() {
+            assert!(
+                ProducerStateTable::decode_snapshot(&bytes[..len], ProducerStateConfig::default())
+                    .is_err()
+            );
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(matches!(
+            ProducerStateTable::decode_snapshot(&longer, ProducerStateConfig::default()),
+            Err(SequencerError::ChecksumMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn wrong_magic_and_version_are_named() {
+        let mut bytes = ProducerStateTable::default().encode_snapshot(0);
+        bytes[4..6].copy_from_slice(&2u16.to_be_bytes());
+        assert_eq!(
+            ProducerStateTable::decode_snapshot(&bytes, ProducerStateConfig::default()),
+            Err(SequencerError::UnsupportedVersion {
+                what: WHAT,
+                version: 2
+            })
+        );
+        bytes[0] = b'X';
+        assert!(matches!(
+            ProducerStateTable::decode_snapshot(&bytes, ProducerStateConfig::default()),
+            Err(SequencerError::BadMagic { .. })
+        ));
+    }
+
+    /// Snapshot body fields behind a valid checksum, to reach each field check.
+    fn decode_body(body: &[u8]) -> Result<Snapshot, SequencerError> {
+        ProducerStateTable::decode_snapshot(
+            &with_header(MAGIC, VERSION, body),
+            ProducerStateConfig::default(),
+        )
+    }
+
+    fn producer(id: i64, flags: u8, batch_count: u8) -> Vec<u8> {
+        let mut p = Vec::new();
+        p.extend_from_slice(&id.to_be_bytes());
+        p.extend_from_slice(&0i16.to_be_bytes());
+        p.extend_from_slice(&0i32.to_be_bytes());
+        p.extend_from_slice(&0i64.to_be_bytes());
+        p.push(flags);
+        if flags == FLAG_TXN_OPEN {
+            p.extend_from_slice(&0i64.to_be_bytes());
+        }
+        p.push(batch_count);
+        p
+    }
+
+    fn body(count: u32, producers: &[Vec<u8>]) -> Vec<u8> {
+        let mut b = 10i64.to_be_bytes().to_vec();
+        b.extend_from_slice(&count.to_be_bytes());
+        for p in producers {
+            b.extend_from_slice(p);
+        }
+        b
+    }
+
+    #[test]
+    fn producer_count_beyond_the_remaining_bytes_is_refused_before_allocating() {
+        let err = decode_body(&body(u32::MAX, &[producer(1, 0, 0)])).unwrap_err();
+        assert_eq!(
+            err,
+            SequencerError::InvalidField {
+                what: WHAT,
+                offset: 18,
+                reason: "producer_count exceeds the remaining bytes"
+            }
+        );
+    }
+
+    #[test]
+    fn field_values_the_encoder_never_writes_are_refused() {
+        assert!(decode_body(&body(2, &[producer(1, 0, 0), producer(2, 0, 0)])).is_ok());
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (
+                body(2, &[producer(2, 0, 0), producer(1, 0, 0)]),
+                "producer ids not strictly ascending",
+            ),
+            (
+                body(2, &[producer(1, 0, 0), producer(1, 0, 0)]),
+                "producer ids not strictly ascending",
+            ),
+            (body(1, &[producer(-1, 0, 0)]), "negative producer_id"),
+            (body(1, &[producer(1, 2, 0)]), "unknown flag bits"),
+            (body(1, &[producer(1, 0, 6)]), "more than 5 cached batches"),
+        ];
+        for (bytes, reason) in cases {
+            match decode_body(&bytes) {
+                Err(SequencerError::InvalidField { reason: got, .. }) => assert_eq!(got, reason),
+                other => panic!("expected {reason}, got {other:?}"),
+            }
+        }
+        let mut negative_leo = body(0, &[]);
+        negative_leo[..8].copy_from_slice(&(-1i64).to_be_bytes());
+        assert!(matches!(
+            decode_body(&negative_leo),
+            Err(SequencerError::InvalidField { offset: 10, .. })
+        ));
+
+        let batch = |base: i32, delta: i32, first: i64| {
+            let mut p = producer(1, 0, 1);
+            p.extend_from_slice(&base.to_be_bytes());
+            p.extend_from_slice(&delta.to_be_bytes());
+            p.extend_from_slice(&first.to_be_bytes());
+            p.extend_from_slice(&0i64.to_be_bytes());
+            body(1, &[p])
+        };
+        assert!(decode_body(&batch(0, 0, 0)).is_ok());
+        assert!(decode_body(&batch(-1, 0, 0)).is_err());
+        assert!(decode_body(&batch(0, -1, 0)).is_err());
+        assert!(decode_body(&batch(0, 0, -1)).is_err());
+        assert!(decode_body(&batch(0, 1, i64::MAX)).is_err());
+        assert!(decode_body(&batch(0, 0, i64::MAX)).is_ok());
+    }
+}
