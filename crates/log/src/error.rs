@@ -46,7 +46,9 @@ pub enum Error {
     },
     /// Segments do not follow each other: a segment's base offset is not where the previous
     /// one ends (a segment file is missing or stray).
-    #[error("segment {path} starts at offset {base_offset}, but the previous segment ends at {expected}")]
+    #[error(
+        "segment {path} starts at offset {base_offset}, but the previous segment ends at {expected}"
+    )]
     SegmentGap {
         /// The segment file whose name does not fit.
         path: PathBuf,
@@ -78,7 +80,9 @@ pub enum Error {
     ZeroRecords,
     /// A write or fsync failed earlier; the log refuses further writes and syncs until it is
     /// reopened, so that nothing beyond the last good durable offset is ever acknowledged.
-    #[error("an earlier write or sync failed; reopen the log (durable up to offset {durable_offset})")]
+    #[error(
+        "an earlier write or sync failed; reopen the log (durable up to offset {durable_offset})"
+    )]
     Poisoned {
         /// The durable offset when the failure happened.
         durable_offset: u64,
@@ -94,7 +98,10 @@ pub enum Error {
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-pub(crate) fn io_err(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Error {
+pub(crate) fn io_err(
+    op: &'static str,
+    path: impl Into<PathBuf>,
+) -> impl FnOnce(io::Error) -> Error {
     let path = path.into();
     move |source| Error::Io { op, path, source }
 }

@@ -36,7 +36,8 @@ pub(crate) struct Header {
 impl Header {
     /// The offset after the entry's last record.
     pub(crate) fn next_offset(&self) -> u64 {
-        self.base_offset.saturating_add(u64::from(self.record_count))
+        self.base_offset
+            .saturating_add(u64::from(self.record_count))
     }
 
     /// Payload length in bytes.
@@ -227,7 +228,10 @@ mod tests {
         let buf = [0u8; 64];
         assert_eq!(decode_header(&buf, 0), Err(FrameError::End));
         let s = scan(&buf, 9);
-        assert_eq!((s.end, s.next_offset, s.stop, s.tail_clean), (0, 9, FrameError::End, true));
+        assert_eq!(
+            (s.end, s.next_offset, s.stop, s.tail_clean),
+            (0, 9, FrameError::End, true)
+        );
     }
 
     #[test]

@@ -112,7 +112,10 @@ pub mod fuzzing {
         for &(at, h) in &scan.entries {
             assert_eq!(at, pos, "entries are contiguous");
             let len = h.frame_len as usize;
-            assert!(len >= HEADER_LEN && at + len <= data.len(), "entry is whole");
+            assert!(
+                len >= HEADER_LEN && at + len <= data.len(),
+                "entry is whole"
+            );
             let frame = &data[at..at + len];
             assert_eq!(crc32fast::hash(&frame[8..]), h.crc, "entry CRC is valid");
             assert!(h.record_count > 0, "entry holds records");
@@ -126,12 +129,23 @@ pub mod fuzzing {
             pos += len;
             next = h.next_offset();
         }
-        assert_eq!(scan.end, pos, "recovered length ends after the last whole entry");
+        assert_eq!(
+            scan.end, pos,
+            "recovered length ends after the last whole entry"
+        );
         assert_eq!(scan.next_offset, next);
-        assert_eq!(&reencoded[..], &data[..pos], "recovered entries re-encode to the same bytes");
+        assert_eq!(
+            &reencoded[..],
+            &data[..pos],
+            "recovered entries re-encode to the same bytes"
+        );
         match frame::decode_verified(data, pos) {
             Ok(h) => {
-                assert_eq!(scan.stop, FrameError::WrongOffset, "a valid entry only stops the scan when its offset is wrong");
+                assert_eq!(
+                    scan.stop,
+                    FrameError::WrongOffset,
+                    "a valid entry only stops the scan when its offset is wrong"
+                );
                 assert_ne!(h.base_offset, next);
             }
             Err(e) => assert_eq!(scan.stop, e, "the scan stops for the reason it reports"),

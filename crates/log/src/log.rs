@@ -494,7 +494,12 @@ impl Log {
     ///
     /// # Errors
     /// As [`Log::reserve`] and [`Reservation::commit`].
-    pub fn append(&mut self, payload: &[u8], record_count: u32, max_timestamp: i64) -> Result<Appended> {
+    pub fn append(
+        &mut self,
+        payload: &[u8],
+        record_count: u32,
+        max_timestamp: i64,
+    ) -> Result<Appended> {
         let mut slot = self.reserve(payload.len())?;
         slot.bytes_mut().copy_from_slice(payload);
         slot.commit(record_count, max_timestamp)
@@ -695,7 +700,9 @@ impl Log {
         let shared = Arc::clone(&self.shared);
         let (index, seg) = {
             let segs = shared.segments.read();
-            let i = segs.partition_point(|s| s.base_offset <= offset).saturating_sub(1);
+            let i = segs
+                .partition_point(|s| s.base_offset <= offset)
+                .saturating_sub(1);
             match segs.get(i) {
                 Some(s) => (i, Arc::clone(s)),
                 None => return Ok(self.next_offset()),
@@ -715,7 +722,9 @@ impl Log {
         let removed: Vec<Arc<Segment>> = {
             let mut segs = shared.segments.write();
             let removed = segs.split_off(index + 1);
-            shared.next_offset.store(seg.next_offset.load(Ordering::Acquire), Ordering::Release);
+            shared
+                .next_offset
+                .store(seg.next_offset.load(Ordering::Acquire), Ordering::Release);
             removed
         };
         for r in removed.iter().rev() {
@@ -741,7 +750,11 @@ impl Log {
             sole
         };
         let new_active = if sole {
-            let old_end = if was_active { self.written_to.max(end) } else { end };
+            let old_end = if was_active {
+                self.written_to.max(end)
+            } else {
+                end
+            };
             let len = (old_end - cut) as usize;
             seg.map.zero(cut as usize, len);
             seg.map
@@ -781,7 +794,8 @@ impl Log {
             .open(&tmp)
             .map_err(io_err("create", &tmp))?;
         let prefix = seg.map.read(0, cut as usize).unwrap_or(&[]);
-        file.write_all_at(prefix, 0).map_err(io_err("write", &tmp))?;
+        file.write_all_at(prefix, 0)
+            .map_err(io_err("write", &tmp))?;
         let len = seg.capacity().max(self.config.segment_bytes);
         if self.config.preallocate {
             crate::mmap::preallocate(&file, len).map_err(io_err("fallocate", &tmp))?;
@@ -845,15 +859,22 @@ impl Log {
         })
     }
 
-    /// Test hook: the active segment's file, its flushed end and its committed end. Sealed
-    /// segments are always fully flushed, so this is the only region a crash can damage.
+    /// Test hook for crash simulation: every segment file with its flushed end and its
+    /// committed end, oldest first. Only what lies between the two can be lost in a crash.
     #[doc(hidden)]
-    pub fn unsynced_tail(&self) -> (PathBuf, u64, u64) {
-        (
-            self.active.path.clone(),
-            self.active.synced_end.load(Ordering::Acquire),
-            self.active.used(),
-        )
+    pub fn flush_state(&self) -> Vec<(PathBuf, u64, u64)> {
+        self.shared
+            .segments
+            .read()
+            .iter()
+            .map(|s| {
+                (
+                    s.path.clone(),
+                    s.synced_end.load(Ordering::Acquire),
+                    s.used(),
+                )
+            })
+            .collect()
     }
 }
 
@@ -975,7 +996,11 @@ impl Drop for Reservation<'_> {
 }
 
 /// Scans every segment, cuts the active one at its first bad entry, and builds the indexes.
-fn recover(dir: &Path, config: &LogConfig, found: Vec<(u64, PathBuf)>) -> Result<Vec<Arc<Segment>>> {
+fn recover(
+    dir: &Path,
+    config: &LogConfig,
+    found: Vec<(u64, PathBuf)>,
+) -> Result<Vec<Arc<Segment>>> {
     if found.is_empty() {
         let seg = Segment::create(dir, 0, config.segment_bytes, config.preallocate)?;
         sync_dir(dir)?;

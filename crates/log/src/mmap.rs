@@ -44,7 +44,9 @@ impl Mapping {
     }
 
     fn in_bounds(&self, start: usize, len: usize) -> bool {
-        start.checked_add(len).is_some_and(|end| end <= self.raw.len())
+        start
+            .checked_add(len)
+            .is_some_and(|end| end <= self.raw.len())
     }
 
     /// A shared view of `len` bytes at `start`, or `None` when out of bounds. Callers only ask
@@ -71,7 +73,9 @@ impl Mapping {
         let end = start + len;
         while at < end {
             let chunk = (end - at).min(4096 - at % 4096);
-            let already_zero = self.read(at, chunk).is_some_and(|b| b.iter().all(|&x| x == 0));
+            let already_zero = self
+                .read(at, chunk)
+                .is_some_and(|b| b.iter().all(|&x| x == 0));
             if !already_zero {
                 // SAFETY: `at..at + chunk` is inside `start..end`, which is in bounds; by the
                 // module contract no view of these bytes exists outside this function, and the

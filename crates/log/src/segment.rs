@@ -81,7 +81,12 @@ impl Segment {
 
     /// Opens an existing segment file, growing it to at least `min_len` bytes first (growing a
     /// file is always safe; shrinking one is never done).
-    pub(crate) fn open(path: PathBuf, base_offset: u64, min_len: u64, reserve: bool) -> Result<Self> {
+    pub(crate) fn open(
+        path: PathBuf,
+        base_offset: u64,
+        min_len: u64,
+        reserve: bool,
+    ) -> Result<Self> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)

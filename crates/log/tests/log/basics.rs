@@ -37,7 +37,14 @@ fn append_assigns_contiguous_offsets_and_reads_them_back() {
     let all = log.read(0, usize::MAX).unwrap();
     assert_eq!(all.len(), 2);
     assert_eq!(&all[0].payload[..], b"first");
-    assert_eq!((all[1].base_offset, all[1].record_count, all[1].max_timestamp), (2, 5, 20));
+    assert_eq!(
+        (
+            all[1].base_offset,
+            all[1].record_count,
+            all[1].max_timestamp
+        ),
+        (2, 5, 20)
+    );
     // An offset inside an entry reads from that entry.
     assert_eq!(log.read(4, usize::MAX).unwrap()[0].base_offset, 2);
     assert!(log.read(7, usize::MAX).unwrap().is_empty());
@@ -50,7 +57,11 @@ fn read_beyond_end_or_below_start_is_out_of_range() {
     log.append(b"x", 1, 0).unwrap();
     assert!(matches!(
         log.read(2, 10),
-        Err(Error::OffsetOutOfRange { offset: 2, log_start_offset: 0, next_offset: 1 })
+        Err(Error::OffsetOutOfRange {
+            offset: 2,
+            log_start_offset: 0,
+            next_offset: 1
+        })
     ));
 }
 
@@ -124,7 +135,11 @@ fn segments_roll_when_full_and_are_named_by_base_offset() {
         log.append(&payload(i, 70), 1, i as i64).unwrap();
     }
     let files = segment_files(dir.path());
-    assert_eq!(files.len(), 5, "two 98-byte entries per 256-byte segment: {files:?}");
+    assert_eq!(
+        files.len(),
+        5,
+        "two 98-byte entries per 256-byte segment: {files:?}"
+    );
     assert_eq!(files[0], "00000000000000000000.log");
     assert_eq!(files[1], "00000000000000000002.log");
     // Reads cross segment boundaries.
@@ -145,7 +160,10 @@ fn an_entry_larger_than_a_segment_gets_a_segment_of_its_own() {
     let big = log.append(&payload(1, 1000), 1, 0).unwrap();
     assert_eq!(big.segment_base_offset, 1);
     let also_big_first = log.append(&payload(2, 2000), 1, 0).unwrap();
-    assert_eq!((also_big_first.segment_base_offset, also_big_first.position), (2, 0));
+    assert_eq!(
+        (also_big_first.segment_base_offset, also_big_first.position),
+        (2, 0)
+    );
     log.append(b"after", 1, 0).unwrap();
     drop(log);
     let log = Log::open(dir.path(), small_config(256)).unwrap();
@@ -162,14 +180,20 @@ fn an_empty_active_segment_grows_for_a_large_first_entry() {
     assert_eq!(segment_files(dir.path()).len(), 1);
     drop(log);
     let log = Log::open(dir.path(), small_config(256)).unwrap();
-    assert_eq!(&log.read(0, 10).unwrap()[0].payload[..], &payload(0, 5000)[..]);
+    assert_eq!(
+        &log.read(0, 10).unwrap()[0].payload[..],
+        &payload(0, 5000)[..]
+    );
 }
 
 #[test]
 fn a_second_open_of_the_same_directory_is_locked() {
     let dir = tempfile::tempdir().unwrap();
     let log = Log::open(dir.path(), small_config(4096)).unwrap();
-    assert!(matches!(Log::open(dir.path(), small_config(4096)), Err(Error::Locked { .. })));
+    assert!(matches!(
+        Log::open(dir.path(), small_config(4096)),
+        Err(Error::Locked { .. })
+    ));
     drop(log);
     Log::open(dir.path(), small_config(4096)).unwrap();
 }
@@ -204,8 +228,15 @@ fn offset_for_timestamp_finds_the_first_entry_at_or_after_it() {
         log.append(&payload(i as u64, 40), 2, *ts).unwrap();
     }
     for target in [i64::MIN, 0, 10, 11, 25, 30, 31, 45, 56, 61, 75, 80] {
-        let expected = stamps.iter().position(|&t| t >= target).map(|i| 2 * i as u64);
-        assert_eq!(log.offset_for_timestamp(target).unwrap(), expected, "target {target}");
+        let expected = stamps
+            .iter()
+            .position(|&t| t >= target)
+            .map(|i| 2 * i as u64);
+        assert_eq!(
+            log.offset_for_timestamp(target).unwrap(),
+            expected,
+            "target {target}"
+        );
     }
     assert_eq!(log.offset_for_timestamp(81).unwrap(), None);
 }
@@ -231,7 +262,10 @@ fn sync_and_flush_policies_advance_the_durable_offset() {
     config.flush = FlushPolicy::EveryMillis(100);
     let mut log = Log::open(dir.path(), config.clone()).unwrap();
     log.append(b"b", 1, 0).unwrap();
-    assert!(!log.maybe_flush(1_000).unwrap(), "the first call starts the interval");
+    assert!(
+        !log.maybe_flush(1_000).unwrap(),
+        "the first call starts the interval"
+    );
     assert!(!log.maybe_flush(1_050).unwrap());
     assert_eq!(log.durable_offset(), 3);
     assert!(log.maybe_flush(1_100).unwrap());
@@ -255,8 +289,16 @@ fn truncate_removes_the_entry_holding_the_offset_and_everything_after() {
     for i in 0..8 {
         log.append(&payload(i, 60), 3, i as i64).unwrap();
     }
-    assert_eq!(log.truncate_to(100).unwrap(), 24, "beyond the end is a no-op");
-    assert_eq!(log.truncate_to(10).unwrap(), 9, "the entry 9..12 holds offset 10");
+    assert_eq!(
+        log.truncate_to(100).unwrap(),
+        24,
+        "beyond the end is a no-op"
+    );
+    assert_eq!(
+        log.truncate_to(10).unwrap(),
+        9,
+        "the entry 9..12 holds offset 10"
+    );
     assert_eq!(log.next_offset(), 9);
     assert_eq!(log.read(0, usize::MAX).unwrap().len(), 3);
     assert_eq!(log.offset_for_timestamp(3).unwrap(), None);
@@ -289,7 +331,10 @@ fn truncate_never_changes_bytes_a_reader_still_holds() {
     drop((held, now, log));
     let log = Log::open(dir.path(), small_config(4096)).unwrap();
     assert_eq!(log.next_offset(), 2);
-    assert_eq!(&log.read(1, 100).unwrap()[0].payload[..], &payload(99, 50)[..]);
+    assert_eq!(
+        &log.read(1, 100).unwrap()[0].payload[..],
+        &payload(99, 50)[..]
+    );
 }
 
 #[test]
@@ -303,7 +348,10 @@ fn truncate_below_the_log_start_is_out_of_range() {
     }
     log.retain(0).unwrap();
     assert_eq!(log.log_start_offset(), 4);
-    assert!(matches!(log.truncate_to(3), Err(Error::OffsetOutOfRange { .. })));
+    assert!(matches!(
+        log.truncate_to(3),
+        Err(Error::OffsetOutOfRange { .. })
+    ));
     assert_eq!(log.truncate_to(4).unwrap(), 4);
     assert_eq!(log.next_offset(), 4);
     assert!(log.read(4, 100).unwrap().is_empty());
@@ -323,7 +371,10 @@ fn retention_by_bytes_keeps_at_least_the_limit_and_never_the_active_segment() {
     let r = log.retain(0).unwrap();
     assert_eq!((r.segments_deleted, r.log_start_offset), (3, 6));
     assert_eq!(segment_files(dir.path()).len(), 2);
-    assert!(matches!(log.read(0, 10), Err(Error::OffsetOutOfRange { .. })));
+    assert!(matches!(
+        log.read(0, 10),
+        Err(Error::OffsetOutOfRange { .. })
+    ));
     // Slices read before the deletion stay valid: they hold the unlinked mapping.
     assert_eq!(&held[0].payload[..], &payload(0, 70)[..]);
     assert_eq!(log.read(6, usize::MAX).unwrap().len(), 4);
@@ -361,7 +412,12 @@ fn a_damaged_sealed_segment_is_an_error_naming_file_and_position() {
     bytes[98 + 40] ^= 1;
     std::fs::write(&sealed, &bytes).unwrap();
     match Log::open(dir.path(), small_config(256)) {
-        Err(Error::Corrupt { path, position, offset, reason }) => {
+        Err(Error::Corrupt {
+            path,
+            position,
+            offset,
+            reason,
+        }) => {
             assert_eq!(path, sealed);
             assert_eq!((position, offset, reason), (98, 3, "CRC mismatch"));
         }
@@ -387,7 +443,11 @@ fn a_missing_middle_segment_is_a_gap_error() {
     std::fs::remove_file(dir.path().join("00000000000000000002.log")).unwrap();
     assert!(matches!(
         Log::open(dir.path(), small_config(256)),
-        Err(Error::SegmentGap { base_offset: 4, expected: 2, .. })
+        Err(Error::SegmentGap {
+            base_offset: 4,
+            expected: 2,
+            ..
+        })
     ));
 }
 
@@ -468,7 +528,8 @@ fn a_flusher_thread_syncs_while_the_writer_appends() {
 
 #[test]
 fn the_committed_fuzz_corpus_replays_cleanly() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/log_recovery");
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/log_recovery");
     let mut count = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let data = std::fs::read(entry.unwrap().path()).unwrap();

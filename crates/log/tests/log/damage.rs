@@ -35,7 +35,11 @@ fn fixture() -> Fixture {
     log.sync().unwrap();
     drop(log);
     let original = std::fs::read(segment_path(dir.path())).unwrap();
-    Fixture { dir, original, appended }
+    Fixture {
+        dir,
+        original,
+        appended,
+    }
 }
 
 fn segment_path(dir: &Path) -> std::path::PathBuf {
@@ -55,13 +59,23 @@ fn check_recovers_to(f: &Fixture, keep: usize, what: &str) {
     let entries = log.read(0, usize::MAX).unwrap();
     assert_eq!(entries.len(), keep, "{what}");
     for (e, (a, p)) in entries.iter().zip(&f.appended) {
-        assert_eq!((e.base_offset, &e.payload[..]), (a.base_offset, &p[..]), "{what}");
+        assert_eq!(
+            (e.base_offset, &e.payload[..]),
+            (a.base_offset, &p[..]),
+            "{what}"
+        );
     }
     drop(entries);
-    let end = f.appended.get(keep).map_or(f.original.len() as u64, |(a, _)| a.position) as usize;
+    let end = f
+        .appended
+        .get(keep)
+        .map_or(f.original.len() as u64, |(a, _)| a.position) as usize;
     let bytes = std::fs::read(segment_path(f.dir.path())).unwrap();
     assert_eq!(bytes.len() as u64, SEGMENT_BYTES, "{what}");
-    assert!(bytes[end..].iter().all(|&b| b == 0), "{what}: junk after the recovered end");
+    assert!(
+        bytes[end..].iter().all(|&b| b == 0),
+        "{what}: junk after the recovered end"
+    );
     let again = log.append(b"after recovery", 1, 0).unwrap();
     assert_eq!(again.base_offset, expected_next, "{what}");
     log.sync().unwrap();
