@@ -21,7 +21,9 @@ fn sample_table() -> ProducerStateTable {
             last_offset_delta: 2,
             is_transactional: false,
         };
-        table.record(&batch, offset, 1_700_000_000_000 + offset).unwrap();
+        table
+            .record(&batch, offset, 1_700_000_000_000 + offset)
+            .unwrap();
         offset += 3;
     }
     let txn = ProducerBatch {
@@ -32,8 +34,15 @@ fn sample_table() -> ProducerStateTable {
         is_transactional: true,
     };
     table.record(&txn, offset, 1_700_000_000_100).unwrap();
-    let marker = TxnMarker { producer_id: 55, producer_epoch: 3, coordinator_epoch: 9, is_commit: false };
-    table.record_marker(&marker, offset + 1, 1_700_000_000_200).unwrap();
+    let marker = TxnMarker {
+        producer_id: 55,
+        producer_epoch: 3,
+        coordinator_epoch: 9,
+        is_commit: false,
+    };
+    table
+        .record_marker(&marker, offset + 1, 1_700_000_000_200)
+        .unwrap();
     table
 }
 
@@ -43,12 +52,22 @@ fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     let mut damaged = snapshot.clone();
     damaged[30] ^= 0x10;
     vec![
-        ("empty-snapshot", ProducerStateTable::default().encode_snapshot(0)),
+        (
+            "empty-snapshot",
+            ProducerStateTable::default().encode_snapshot(0),
+        ),
         ("snapshot", snapshot.clone()),
         ("snapshot-damaged", damaged),
         // Without its 10-byte header: the fuzz property also tries input behind a valid header.
         ("snapshot-body", snapshot[10..].to_vec()),
-        ("producer-id-block", ProducerIdBlock { first_producer_id: 4000, end_producer_id: 5000 }.encode()),
+        (
+            "producer-id-block",
+            ProducerIdBlock {
+                first_producer_id: 4000,
+                end_producer_id: 5000,
+            }
+            .encode(),
+        ),
     ]
 }
 
@@ -61,9 +80,16 @@ fn seed_corpus_matches_what_the_encoders_write() {
         if bless {
             std::fs::write(&path, &bytes).unwrap();
         }
-        let stored = std::fs::read(&path)
-            .unwrap_or_else(|e| panic!("{}: {e} (write seeds with SEMEL_BLESS_CORPUS=1)", path.display()));
-        assert_eq!(stored, bytes, "{name}: the encoder's format changed (bump the version?)");
+        let stored = std::fs::read(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (write seeds with SEMEL_BLESS_CORPUS=1)",
+                path.display()
+            )
+        });
+        assert_eq!(
+            stored, bytes,
+            "{name}: the encoder's format changed (bump the version?)"
+        );
     }
 }
 
@@ -90,6 +116,10 @@ fn seeds_exercise_both_decoders() {
     assert_eq!(decode("snapshot").unwrap().table, sample_table());
     assert!(decode("snapshot-damaged").is_err());
     assert!(decode("empty-snapshot").unwrap().table.is_empty());
-    let block = &seeds.iter().find(|(n, _)| *n == "producer-id-block").unwrap().1;
+    let block = &seeds
+        .iter()
+        .find(|(n, _)| *n == "producer-id-block")
+        .unwrap()
+        .1;
     assert!(ProducerIdBlock::decode(block).is_ok());
 }
