@@ -440,3 +440,353 @@ impl<'a> Reader<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> OffsetKey {
+        OffsetKey {
+            group: "g".into(),
+            topic: "t".into(),
+            partition: 3,
+        }
+    }
+
+    fn value() -> OffsetAndMetadata {
+        OffsetAndMetadata {
+            offset: 42,
+            leader_epoch: 5,
+            metadata: "meta".into(),
+            commit_timestamp_ms: 1_000,
+        }
+    }
+
+    fn all_kinds() -> Vec<OffsetRecord> {
+        vec![
+            OffsetRecord::Commit {
+                key: key(),
+                value: Some(value()),
+            },
+            OffsetRecord::Commit {
+                key: key(),
+                value: None,
+            },
+            OffsetRecord::TxnCommit {
+                producer_id: 9,
+                key: key(),
+                value: value(),
+            },
+            OffsetRecord::TxnMarker {
+                producer_id: 9,
+                committed: true,
+            },
+            OffsetRecord::TxnMarker {
+                producer_id: -1,
+                committed: false,
+            },
+        ]
+    }
+
+    #[test]
+    fn every_record_kind_round_trips_with_predicted_length() {
+        for record in all_kinds() {
+            let bytes = record.encode().unwrap();
+            assert_eq!(bytes.len(), record.encoded_len());
+            assert_eq!(OffsetRecord::decode(&bytes).unwrap(), record);
+        }
+    }
+
+    #[test]
+    fn commit_record_layout_is_as_documented() {
+        let bytes = OffsetRecord::Commit {
+            key: key(),
+            value: None,
+        }
+        .encode()
+        .unwrap();
+        let expected: Vec<u8> = [
+            &[0, 0, 0, 11][..], // key length
+            &[0],               // type: offset commit
+            &[0, 1, b'g'],
+            &[0, 1, b't'],
+            &[0, 0, 0, 3],
+            &[0xff, 0xff, 0xff, 0xff], // no value
+        ]
+        .concat();
+        assert_eq!(bytes, expected);
+    }
+
+    #[test]
+    fn decode_empty_input_is_truncated() {
+        assert_eq!(
+            OffsetRecord::decode(&[]),
+            Err(OffsetsError::Truncated {
+                what: "key length",
+                at: 0,
+                needed: 4,
+                remaining: 0
+            })
+        );
+    }
+
+    #[test]
+    fn decode_key_length_beyond_input_is_truncated_without_allocating() {
+        let bytes = [0xff, 0xff, 0xff, 0xff, 0];
+        assert_eq!(
+            OffsetRecord::decode(&bytes),
+            Err(OffsetsError::Truncated {
+                what: "key",
+                at: 4,
+                needed: u32::MAX as usize,
+                remaining: 1
+            })
+        );
+    }
+
+    #[test]
+    fn decode_every_truncation_is_a_truncated_error() {
+        for record in all_kinds() {
+            let bytes = record.encode().unwrap();
+            for len in 0..bytes.len() {
+                let err = OffsetRecord::decode(&bytes[..len]).unwrap_err();
+                assert!(
+                    matches!(err, OffsetsError::Truncated { .. }),
+                    "{record:?} cut at {len}: {err:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn decode_unknown_record_type_is_unknown_record_type() {
+        let mut bytes = OffsetRecord::TxnMarker {
+            producer_id: 1,
+            committed: true,
+        }
+        .encode()
+        .unwrap();
+        bytes[4] = 7;
+        assert_eq!(
+            OffsetRecord::decode(&bytes),
+            Err(OffsetsError::UnknownRecordType {
+                record_type: 7,
+                at: 4
+            })
+        );
+    }
+
+    #[test]
+    fn decode_unknown_offset_value_version_is_unsupported_version() {
+        let record = OffsetRecord::Commit {
+            key: key(),
+            value: Some(value()),
+        };
+        let mut bytes = record.encode().unwrap();
+        let value_at = 4 + record.key_len() + 4;
+        bytes[value_at] = 1;
+        assert_eq!(
+            OffsetRecord::decode(&bytes),
+            Err(OffsetsError::UnsupportedVersion {
+                what: "offset value",
+                version: 1,
+                at: value_at
+            })
+        );
+    }
+
+    #[test]
+    fn decode_unknown_marker_value_version_is_unsupported_version() {
+        let mut bytes = OffsetRecord::TxnMarker {
+            producer_id: 1,
+            committed: true,
+        }
+        .encode()
+        .unwrap();
+        let value_at = 4 + 9 + 4;
+        bytes[value_at] = 3;
+        assert_eq!(
+            OffsetRecord::decode(&bytes),
+            Err(OffsetsError::UnsupportedVersion {
+                what: "marker value",
+                version: 3,
+                at: value_at
+            })
+        );
+    }
+
+    #[test]
+    fn decode_marker_result_other_than_0_or_1_is_invalid_field() {
+        let mut bytes = OffsetRecord::TxnMarker {
+            producer_id: 1,
+            committed: true,
+        }
+        .encode()
+        .unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] = 2;
+        assert_eq!(
+            OffsetRecord::decode(&bytes),
+            Err(OffsetsError::InvalidField {
+                what: "marker result",
+                value: 2,
+                at: last
+            })
+        );
+    }
+
+    #[test]
+    fn decode_value_length_below_minus_one_is_invalid_field() {
+        let mut bytes = OffsetRecord::Commit {
+            key: key(),
+            value: None,
+        }
+        .encode()
+        .unwrap();
+        let at = bytes.len() - 4;
+        bytes[at..].copy_from_slice(&(-2i32).to_be_bytes());
+        assert_eq!(
+            OffsetRecord::decode(&bytes),
+            Err(OffsetsError::InvalidField {
+                what: "value length",
+                value: -2,
+                at
+            })
+        );
+    }
+
+    #[test]
+    fn decode_invalid_utf8_group_is_invalid_utf8() {
+        let mut bytes = OffsetRecord::Commit {
+            key: key(),
+            value: None,
+        }
+        .encode()
+        .unwrap();
+        bytes[7] = 0xff; // the group's only byte
+        assert_eq!(
+            OffsetRecord::decode(&bytes),
+            Err(OffsetsError::InvalidUtf8 {
+                what: "group id",
+                at: 7
+            })
+        );
+    }
+
+    #[test]
+    fn decode_txn_commit_without_value_is_missing_value() {
+        let mut bytes = OffsetRecord::TxnMarker {
+            producer_id: 1,
+            committed: true,
+        }
+        .encode()
+        .unwrap();
+        bytes.truncate(4 + 9);
+        bytes.extend_from_slice(&(-1i32).to_be_bytes());
+        assert_eq!(
+            OffsetRecord::decode(&bytes),
+            Err(OffsetsError::MissingValue {
+                what: "txn marker",
+                at: 13
+            })
+        );
+    }
+
+    #[test]
+    fn decode_trailing_bytes_after_record_is_trailing_bytes() {
+        let mut bytes = OffsetRecord::TxnMarker {
+            producer_id: 1,
+            committed: false,
+        }
+        .encode()
+        .unwrap();
+        let end = bytes.len();
+        bytes.push(0);
+        assert_eq!(
+            OffsetRecord::decode(&bytes),
+            Err(OffsetsError::TrailingBytes {
+                what: "record",
+                at: end,
+                remaining: 1
+            })
+        );
+    }
+
+    #[test]
+    fn decode_trailing_bytes_inside_key_is_trailing_bytes() {
+        // A marker key of 10 bytes: type, producer id, one extra byte.
+        let mut bytes = vec![0, 0, 0, 10, 2];
+        bytes.extend_from_slice(&1i64.to_be_bytes());
+        bytes.push(0xaa);
+        bytes.extend_from_slice(&[0, 0, 0, 2, 0, 1]);
+        assert_eq!(
+            OffsetRecord::decode(&bytes),
+            Err(OffsetsError::TrailingBytes {
+                what: "key",
+                at: 13,
+                remaining: 1
+            })
+        );
+    }
+
+    #[test]
+    fn decode_trailing_bytes_inside_value_is_trailing_bytes() {
+        let mut bytes = OffsetRecord::TxnMarker {
+            producer_id: 1,
+            committed: true,
+        }
+        .encode()
+        .unwrap();
+        bytes.truncate(13);
+        bytes.extend_from_slice(&[0, 0, 0, 3, 0, 1, 9]);
+        assert_eq!(
+            OffsetRecord::decode(&bytes),
+            Err(OffsetsError::TrailingBytes {
+                what: "marker value",
+                at: 19,
+                remaining: 1
+            })
+        );
+    }
+
+    #[test]
+    fn encode_group_longer_than_u16_is_field_too_long() {
+        let record = OffsetRecord::Commit {
+            key: OffsetKey {
+                group: "g".repeat(MAX_STRING_BYTES + 1),
+                topic: "t".into(),
+                partition: 0,
+            },
+            value: None,
+        };
+        let mut out = vec![1, 2];
+        assert_eq!(
+            record.encode_into(&mut out),
+            Err(OffsetsError::FieldTooLong {
+                what: "group id",
+                len: MAX_STRING_BYTES + 1,
+                max: MAX_STRING_BYTES
+            })
+        );
+        assert_eq!(out, vec![1, 2], "output untouched on error");
+    }
+
+    #[test]
+    fn strings_of_the_maximum_length_round_trip() {
+        let record = OffsetRecord::TxnCommit {
+            producer_id: i64::MAX,
+            key: OffsetKey {
+                group: "g".repeat(MAX_STRING_BYTES),
+                topic: "t".repeat(MAX_STRING_BYTES),
+                partition: i32::MIN,
+            },
+            value: OffsetAndMetadata {
+                metadata: "m".repeat(MAX_STRING_BYTES),
+                ..value()
+            },
+        };
+        let bytes = record.encode().unwrap();
+        assert_eq!(bytes.len(), record.encoded_len());
+        assert_eq!(OffsetRecord::decode(&bytes).unwrap(), record);
+    }
+}

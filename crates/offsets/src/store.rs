@@ -804,3 +804,434 @@ fn update_partition<R>(
 pub fn compact(records: impl IntoIterator<Item = OffsetRecord>) -> Vec<OffsetRecord> {
     OffsetStore::replay(OffsetsConfig::default(), records).live_records()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const G: &str = "group";
+    const T: &str = "topic";
+
+    fn po(partition: i32, offset: i64) -> PartitionOffset {
+        PartitionOffset {
+            topic: T.into(),
+            partition,
+            offset,
+            leader_epoch: 3,
+            metadata: format!("m{offset}"),
+        }
+    }
+
+    fn store() -> OffsetStore {
+        OffsetStore::new(OffsetsConfig {
+            metadata_max_bytes: 16,
+            retention_ms: 1_000,
+        })
+    }
+
+    /// Commits and persists; asserts every partition was accepted.
+    fn commit(store: &mut OffsetStore, group: &str, offsets: Vec<PartitionOffset>, now_ms: i64) {
+        let outcome = store.commit(group, offsets, now_ms);
+        assert!(outcome.errors.iter().all(|e| e.is_none()), "{outcome:?}");
+        store.persisted(outcome.write.unwrap()).unwrap();
+    }
+
+    fn txn_commit(store: &mut OffsetStore, pid: i64, offsets: Vec<PartitionOffset>, now_ms: i64) {
+        let outcome = store.txn_commit(pid, G, offsets, now_ms);
+        assert!(outcome.errors.iter().all(|e| e.is_none()), "{outcome:?}");
+        store.persisted(outcome.write.unwrap()).unwrap();
+    }
+
+    fn complete(store: &mut OffsetStore, pid: i64, committed: bool) {
+        let write = store.complete_txn(pid, committed).unwrap();
+        store.persisted(write).unwrap();
+    }
+
+    fn persist(store: &mut OffsetStore, write: Option<Write>) {
+        store.persisted(write.unwrap()).unwrap();
+    }
+
+    #[test]
+    fn commit_is_visible_after_persisted_with_metadata_epoch_and_timestamp() {
+        let mut s = store();
+        commit(&mut s, G, vec![po(0, 10)], 77);
+        match s.fetch(G, T, 0, true) {
+            Fetched::Committed(v) => assert_eq!(
+                v,
+                &OffsetAndMetadata {
+                    offset: 10,
+                    leader_epoch: 3,
+                    metadata: "m10".into(),
+                    commit_timestamp_ms: 77
+                }
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(s.groups(), vec![G]);
+    }
+
+    #[test]
+    fn fetch_of_unknown_group_or_partition_is_no_offset() {
+        let mut s = store();
+        commit(&mut s, G, vec![po(0, 10)], 0);
+        for f in [
+            s.fetch("other", T, 0, true),
+            s.fetch(G, "other", 0, true),
+            s.fetch(G, T, 1, true),
+        ] {
+            assert_eq!(f, Fetched::NoOffset);
+            assert_eq!(
+                (f.offset(), f.leader_epoch(), f.metadata(), f.error_code()),
+                (-1, -1, "", ErrorCode::None)
+            );
+        }
+    }
+
+    #[test]
+    fn fetch_require_stable_while_commit_is_being_written_returns_unstable_offset_commit() {
+        let mut s = store();
+        commit(&mut s, G, vec![po(0, 10)], 0);
+        let write = s.commit(G, vec![po(0, 20)], 0).write.unwrap();
+        let f = s.fetch(G, T, 0, true);
+        assert_eq!(f, Fetched::Unstable);
+        assert_eq!(f.error_code(), ErrorCode::UnstableOffsetCommit);
+        assert_eq!(f.error_code().code(), 88);
+        assert_eq!(f.offset(), -1);
+        // Without RequireStable the durable value is still answered.
+        assert_eq!(s.fetch(G, T, 0, false).offset(), 10);
+        s.persisted(write).unwrap();
+        assert_eq!(s.fetch(G, T, 0, true).offset(), 20);
+    }
+
+    #[test]
+    fn commit_with_metadata_over_limit_returns_offset_metadata_too_large() {
+        let mut s = store();
+        let mut too_large = po(1, 5);
+        too_large.metadata = "x".repeat(17);
+        let mut at_limit = po(2, 5);
+        at_limit.metadata = "x".repeat(16);
+        let outcome = s.commit(G, vec![po(0, 5), too_large, at_limit], 0);
+        assert_eq!(
+            outcome.errors,
+            vec![
+                ErrorCode::None,
+                ErrorCode::OffsetMetadataTooLarge,
+                ErrorCode::None
+            ]
+        );
+        assert_eq!(ErrorCode::OffsetMetadataTooLarge.code(), 12);
+        let write = outcome.write.unwrap();
+        assert_eq!(write.records().len(), 2);
+        s.persisted(write).unwrap();
+        assert_eq!(s.fetch(G, T, 1, true), Fetched::NoOffset);
+        assert_eq!(s.fetch(G, T, 2, true).offset(), 5);
+    }
+
+    #[test]
+    fn metadata_limit_counts_utf16_code_units_like_kafka() {
+        let mut s = store();
+        let mut p = po(0, 5);
+        p.metadata = "é".repeat(16); // 32 bytes, 16 UTF-16 units
+        let outcome = s.commit(G, vec![p], 0);
+        assert_eq!(outcome.errors, vec![ErrorCode::None]);
+        let mut p = po(0, 5);
+        p.metadata = "é".repeat(17);
+        assert_eq!(
+            s.commit(G, vec![p], 0).errors,
+            vec![ErrorCode::OffsetMetadataTooLarge]
+        );
+    }
+
+    #[test]
+    fn commit_with_topic_longer_than_a_record_allows_returns_invalid_commit_offset_size() {
+        let mut s = store();
+        let mut p = po(0, 5);
+        p.topic = "t".repeat(MAX_STRING_BYTES + 1);
+        let outcome = s.commit(G, vec![p], 0);
+        assert_eq!(outcome.errors, vec![ErrorCode::InvalidCommitOffsetSize]);
+        assert_eq!(ErrorCode::InvalidCommitOffsetSize.code(), 28);
+        assert!(outcome.write.is_none());
+        let long_group = "g".repeat(MAX_STRING_BYTES + 1);
+        let outcome = s.commit(&long_group, vec![po(0, 5)], 0);
+        assert_eq!(outcome.errors, vec![ErrorCode::InvalidCommitOffsetSize]);
+    }
+
+    #[test]
+    fn txn_commit_with_empty_group_id_returns_invalid_group_id() {
+        let mut s = store();
+        let outcome = s.txn_commit(1, "", vec![po(0, 5), po(1, 6)], 0);
+        assert_eq!(outcome.errors, vec![ErrorCode::InvalidGroupId; 2]);
+        assert_eq!(ErrorCode::InvalidGroupId.code(), 24);
+        assert!(outcome.write.is_none());
+        assert!(s.complete_txn(1, true).is_none());
+    }
+
+    #[test]
+    fn commit_with_empty_group_id_is_accepted() {
+        let mut s = store();
+        commit(&mut s, "", vec![po(0, 5)], 0);
+        assert_eq!(s.fetch("", T, 0, true).offset(), 5);
+    }
+
+    #[test]
+    fn fetch_require_stable_with_pending_txn_offset_returns_unstable_offset_commit() {
+        let mut s = store();
+        commit(&mut s, G, vec![po(0, 10)], 0);
+        txn_commit(&mut s, 7, vec![po(0, 20), po(1, 30)], 0);
+        assert_eq!(s.fetch(G, T, 0, true), Fetched::Unstable);
+        assert_eq!(s.fetch(G, T, 1, true), Fetched::Unstable);
+        assert_eq!(s.fetch(G, T, 0, false).offset(), 10);
+        assert_eq!(s.fetch(G, T, 1, false), Fetched::NoOffset);
+        assert_eq!(s.pending_offsets(7).len(), 2);
+        // fetch_all lists the unstable partitions only when RequireStable is set.
+        assert_eq!(s.fetch_all(G, false).len(), 1);
+        let all = s.fetch_all(G, true);
+        assert_eq!(all.len(), 2);
+        assert!(all.iter().all(|o| o.fetched == Fetched::Unstable));
+    }
+
+    #[test]
+    fn txn_commit_marker_makes_pending_offsets_visible() {
+        let mut s = store();
+        txn_commit(&mut s, 7, vec![po(0, 20)], 0);
+        let marker = s.complete_txn(7, true).unwrap();
+        // The marker is being written: still pending.
+        assert_eq!(s.fetch(G, T, 0, true), Fetched::Unstable);
+        s.persisted(marker).unwrap();
+        assert_eq!(s.fetch(G, T, 0, true).offset(), 20);
+        assert!(s.pending_offsets(7).is_empty());
+    }
+
+    #[test]
+    fn txn_abort_marker_drops_pending_offsets_and_keeps_previous() {
+        let mut s = store();
+        commit(&mut s, G, vec![po(0, 10)], 0);
+        txn_commit(&mut s, 7, vec![po(0, 20), po(1, 30)], 0);
+        complete(&mut s, 7, false);
+        assert_eq!(s.fetch(G, T, 0, true).offset(), 10);
+        assert_eq!(s.fetch(G, T, 1, true), Fetched::NoOffset);
+        assert!(s.pending_offsets(7).is_empty());
+        assert!(s.complete_txn(7, false).is_none(), "nothing left to mark");
+    }
+
+    #[test]
+    fn plain_commit_written_after_txn_commit_wins_at_commit_marker() {
+        let mut s = store();
+        txn_commit(&mut s, 7, vec![po(0, 20)], 0);
+        commit(&mut s, G, vec![po(0, 25)], 0);
+        complete(&mut s, 7, true);
+        assert_eq!(s.fetch(G, T, 0, true).offset(), 25);
+    }
+
+    #[test]
+    fn txn_commit_written_after_plain_commit_wins_at_commit_marker() {
+        let mut s = store();
+        commit(&mut s, G, vec![po(0, 25)], 0);
+        txn_commit(&mut s, 7, vec![po(0, 20)], 0);
+        complete(&mut s, 7, true);
+        assert_eq!(s.fetch(G, T, 0, true).offset(), 20);
+    }
+
+    #[test]
+    fn earlier_txn_commit_loses_to_later_txn_commit_of_another_producer() {
+        let mut s = store();
+        txn_commit(&mut s, 1, vec![po(0, 10)], 0);
+        txn_commit(&mut s, 2, vec![po(0, 20)], 0);
+        complete(&mut s, 2, true);
+        assert_eq!(s.fetch(G, T, 0, true), Fetched::Unstable, "producer 1 open");
+        complete(&mut s, 1, true);
+        assert_eq!(s.fetch(G, T, 0, true).offset(), 20);
+    }
+
+    #[test]
+    fn complete_txn_of_unknown_producer_returns_none() {
+        let mut s = store();
+        assert!(s.complete_txn(3, true).is_none());
+    }
+
+    #[test]
+    fn complete_txn_while_txn_records_are_in_flight_applies_after_them() {
+        let mut s = store();
+        let txn = s.txn_commit(7, G, vec![po(0, 20)], 0).write.unwrap();
+        let marker = s.complete_txn(7, true).unwrap();
+        // Handed back out of order: the marker waits for the earlier write.
+        s.persisted(marker).unwrap();
+        assert_eq!(s.writes_in_flight(), 2);
+        assert_eq!(s.fetch(G, T, 0, false), Fetched::NoOffset);
+        s.persisted(txn).unwrap();
+        assert_eq!(s.writes_in_flight(), 0);
+        assert_eq!(s.fetch(G, T, 0, true).offset(), 20);
+    }
+
+    #[test]
+    fn persisted_twice_returns_unknown_write() {
+        let mut s = store();
+        let a = s.commit(G, vec![po(0, 1)], 0).write.unwrap();
+        let mut other = store();
+        let b = other.commit(G, vec![po(0, 1)], 0).write.unwrap();
+        let id = a.id().get();
+        s.persisted(a).unwrap();
+        assert_eq!(s.persisted(b), Err(OffsetsError::UnknownWrite { id }));
+        let mut fresh = store();
+        let c = s.commit(G, vec![po(0, 2)], 0).write.unwrap();
+        assert_eq!(
+            fresh.persisted(c),
+            Err(OffsetsError::UnknownWrite { id: 1 })
+        );
+    }
+
+    #[test]
+    fn persisted_out_of_order_applies_in_write_order() {
+        let mut s = store();
+        let first = s.commit(G, vec![po(0, 1)], 0).write.unwrap();
+        let second = s.commit(G, vec![po(0, 2)], 0).write.unwrap();
+        assert!(first.id() < second.id());
+        s.persisted(second).unwrap();
+        assert_eq!(s.fetch(G, T, 0, false), Fetched::NoOffset);
+        s.persisted(first).unwrap();
+        assert_eq!(s.fetch(G, T, 0, true).offset(), 2);
+    }
+
+    #[test]
+    fn delete_offsets_removes_committed_and_pending_offsets() {
+        let mut s = store();
+        commit(&mut s, G, vec![po(0, 1), po(1, 1)], 0);
+        txn_commit(&mut s, 7, vec![po(0, 5)], 0);
+        let write = s.delete_offsets(G, [(T, 0), (T, 9), ("nope", 0)]).unwrap();
+        assert_eq!(write.records().len(), 1);
+        assert_eq!(s.fetch(G, T, 0, true), Fetched::Unstable);
+        s.persisted(write).unwrap();
+        assert_eq!(s.fetch(G, T, 0, true), Fetched::NoOffset);
+        assert!(s.pending_offsets(7).is_empty());
+        assert_eq!(s.fetch(G, T, 1, true).offset(), 1);
+        // The marker finds nothing left to commit.
+        assert!(s.complete_txn(7, true).is_none());
+        assert!(s.delete_offsets("unknown", [(T, 0)]).is_none());
+    }
+
+    #[test]
+    fn delete_group_removes_every_offset_of_the_group() {
+        let mut s = store();
+        commit(&mut s, G, vec![po(0, 1), po(1, 1)], 0);
+        commit(&mut s, "other", vec![po(0, 1)], 0);
+        let w = s.delete_group(G);
+        persist(&mut s, w);
+        assert_eq!(s.groups(), vec!["other"]);
+        assert!(s.fetch_all(G, true).is_empty());
+        assert!(s.delete_group(G).is_none());
+    }
+
+    #[test]
+    fn commit_in_flight_before_delete_is_removed_by_the_later_tombstone() {
+        let mut s = store();
+        let commit_write = s.commit(G, vec![po(0, 1)], 0).write.unwrap();
+        let delete = s.delete_offsets(G, [(T, 0)]).unwrap();
+        s.persisted(delete).unwrap();
+        s.persisted(commit_write).unwrap();
+        assert_eq!(s.fetch(G, T, 0, true), Fetched::NoOffset);
+    }
+
+    #[test]
+    fn standalone_offsets_expire_per_commit_time() {
+        let mut s = store();
+        commit(&mut s, G, vec![po(0, 1)], 0);
+        commit(&mut s, G, vec![po(1, 1)], 500);
+        assert!(s.expire(999).is_none());
+        let write = s.expire(1_000).unwrap();
+        assert_eq!(write.records().len(), 1);
+        assert!(s.expire(1_000).is_none(), "being expired already");
+        s.persisted(write).unwrap();
+        assert_eq!(s.fetch(G, T, 0, true), Fetched::NoOffset);
+        assert_eq!(s.fetch(G, T, 1, true).offset(), 1);
+        let w = s.expire(1_500);
+        persist(&mut s, w);
+        assert!(s.groups().is_empty());
+    }
+
+    #[test]
+    fn empty_group_offsets_expire_retention_after_it_became_empty() {
+        let mut s = store();
+        commit(&mut s, G, vec![po(0, 1)], 0);
+        s.set_group_activity(G, GroupActivity::Empty { since_ms: 5_000 });
+        assert!(s.expire(5_999).is_none(), "commit time does not count");
+        let w = s.expire(6_000);
+        persist(&mut s, w);
+        assert_eq!(s.fetch(G, T, 0, false), Fetched::NoOffset);
+    }
+
+    #[test]
+    fn active_group_offsets_do_not_expire_unless_unsubscribed() {
+        let mut s = store();
+        let mut other_topic = po(0, 1);
+        other_topic.topic = "old".into();
+        commit(&mut s, G, vec![po(0, 1), other_topic], 0);
+        s.set_group_activity(
+            G,
+            GroupActivity::Active {
+                subscribed_topics: None,
+            },
+        );
+        assert!(s.expire(1_000_000).is_none());
+        s.set_group_activity(
+            G,
+            GroupActivity::Active {
+                subscribed_topics: Some([T.to_string()].into()),
+            },
+        );
+        let write = s.expire(1_000).unwrap();
+        assert_eq!(write.records().len(), 1);
+        s.persisted(write).unwrap();
+        assert_eq!(s.fetch(G, "old", 0, false), Fetched::NoOffset);
+        assert_eq!(s.fetch(G, T, 0, false).offset(), 1);
+    }
+
+    #[test]
+    fn pending_and_in_flight_offsets_never_expire() {
+        let mut s = store();
+        commit(&mut s, G, vec![po(0, 1), po(1, 1)], 0);
+        txn_commit(&mut s, 7, vec![po(0, 2)], 0);
+        let in_flight = s.commit(G, vec![po(1, 2)], 0).write.unwrap();
+        assert!(s.expire(10_000).is_none());
+        s.persisted(in_flight).unwrap();
+        complete(&mut s, 7, false);
+        assert_eq!(s.expire(10_000).unwrap().records().len(), 2);
+    }
+
+    #[test]
+    fn replay_of_persisted_records_and_of_live_records_rebuild_the_store() {
+        let mut s = store();
+        let mut log = Vec::new();
+        let mut run = |s: &mut OffsetStore, write: Option<Write>| {
+            let write = write.unwrap();
+            log.extend(write.records().iter().cloned());
+            s.persisted(write).unwrap();
+        };
+        let w = s.commit(G, vec![po(0, 1), po(1, 1)], 0).write;
+        run(&mut s, w);
+        let w = s.txn_commit(1, G, vec![po(0, 5)], 1).write;
+        run(&mut s, w);
+        let w = s.txn_commit(2, G, vec![po(0, 6), po(2, 6)], 2).write;
+        run(&mut s, w);
+        let w = s.complete_txn(2, true);
+        run(&mut s, w);
+        let w = s.delete_offsets(G, [(T, 1)]);
+        run(&mut s, w);
+        let w = s.commit("other", vec![po(0, 9)], 3).write;
+        run(&mut s, w);
+
+        let replayed = OffsetStore::replay(OffsetsConfig::default(), log.clone());
+        assert_eq!(replayed.live_records(), s.live_records());
+        let live = compact(log);
+        assert_eq!(live, s.live_records());
+        // Producer 1's pending offset was written before producer 2's committed one.
+        assert!(matches!(live[0], OffsetRecord::TxnCommit { producer_id: 1, .. }));
+        let mut from_live = OffsetStore::replay(OffsetsConfig::default(), live);
+        // Later records act the same on both: producer 1's commit loses to the later one.
+        let w = s.complete_txn(1, true);
+        persist(&mut s, w);
+        let w = from_live.complete_txn(1, true);
+        persist(&mut from_live, w);
+        assert_eq!(from_live.live_records(), s.live_records());
+        assert_eq!(s.fetch(G, T, 0, true).offset(), 6);
+    }
+}
