@@ -65,6 +65,23 @@ pub enum DecodeErrorKind {
         /// How many bytes were left.
         len: usize,
     },
+    /// A record batch is well-formed but breaks a rule of the protocol (Kafka's
+    /// `INVALID_RECORD`): inconsistent offsets and counts, a control batch from a client, ...
+    InvalidRecord {
+        /// Which rule is broken.
+        what: &'static str,
+    },
+    /// A record batch's lengths do not hold together (Kafka's `CORRUPT_MESSAGE`).
+    CorruptBatch {
+        /// What does not hold.
+        what: &'static str,
+    },
+    /// Records were asked of a compressed batch; this crate carries compressed batches as they
+    /// are and does not decompress them.
+    CompressedRecords {
+        /// The compression codec id (NOTES.md B.2).
+        codec: u8,
+    },
 }
 
 /// A decoding failure: what failed and the offset (from the start of the decoded input) where.
@@ -84,12 +101,13 @@ impl DecodeError {
 
     /// The Kafka error code a broker answers with when a request fails this way.
     ///
-    /// A CRC mismatch is `CORRUPT_MESSAGE` (2), a magic other than 2 `INVALID_RECORD` (87), an
+    /// A CRC mismatch or inconsistent batch lengths are `CORRUPT_MESSAGE` (2), a magic other than
+    /// 2 or a batch breaking a protocol rule `INVALID_RECORD` (87), an
     /// unknown version `UNSUPPORTED_VERSION` (35), everything else `INVALID_REQUEST` (42).
     pub fn kafka_error_code(&self) -> i16 {
         match self.kind {
-            DecodeErrorKind::CrcMismatch { .. } => 2,
-            DecodeErrorKind::UnsupportedMagic { .. } => 87,
+            DecodeErrorKind::CrcMismatch { .. } | DecodeErrorKind::CorruptBatch { .. } => 2,
+            DecodeErrorKind::UnsupportedMagic { .. } | DecodeErrorKind::InvalidRecord { .. } => 87,
             DecodeErrorKind::UnsupportedVersion { .. } => 35,
             _ => 42,
         }
@@ -133,6 +151,16 @@ impl fmt::Display for DecodeError {
             DecodeErrorKind::TrailingBytes { len } => {
                 write!(f, "{len} unexpected trailing bytes at byte {at}")
             }
+            DecodeErrorKind::InvalidRecord { what } => {
+                write!(f, "invalid record batch at byte {at}: {what}")
+            }
+            DecodeErrorKind::CorruptBatch { what } => {
+                write!(f, "corrupt record batch at byte {at}: {what}")
+            }
+            DecodeErrorKind::CompressedRecords { codec } => write!(
+                f,
+                "record batch at byte {at} is compressed (codec {codec}); its records cannot be iterated"
+            ),
         }
     }
 }
@@ -166,6 +194,13 @@ pub enum EncodeError {
         what: &'static str,
         /// Its length.
         len: usize,
+    },
+    /// A value cannot be written as asked (for example a record batch builder told to mark its
+    /// plain records as compressed).
+    #[error("cannot encode: {what}")]
+    InvalidValue {
+        /// What is wrong.
+        what: &'static str,
     },
     /// The version is outside the message's valid versions.
     #[error("api key {api_key} has no version {version}")]
