@@ -31,6 +31,7 @@ pub use builder::RecordBatchBuilder;
 pub use control::{ControlRecordType, EndTxnMarker};
 pub use patch::{patch_base_offset, patch_log_append_time, patch_partition_leader_epoch};
 pub use records::{Record, RecordHeader, Records};
+pub(crate) use records::decode_record;
 
 use crate::codec::Decoder;
 use crate::error::{DecodeError, DecodeErrorKind};

@@ -1,1 +1,147 @@
 //! Properties checked by the fuzz targets in `fuzz/` and by the corpus replay tests.
+
+use crate::batch::{
+    Record, RecordBatch, RecordBatchBuilder, Records, patch_base_offset, patch_log_append_time,
+    patch_partition_leader_epoch,
+};
+use crate::codec::{Decoder, Encoder};
+use bytes::Bytes;
+
+/// A broken property must stop the fuzzer with the reason: this is the one place that panics.
+#[allow(clippy::panic)]
+#[track_caller]
+fn must<T, E: std::fmt::Debug>(r: Result<T, E>, what: &str) -> T {
+    match r {
+        Ok(v) => v,
+        Err(e) => panic!("{what}: {e:?}"),
+    }
+}
+
+/// `wire_record_batch`: `data` as a `records` field holding any number of batches.
+///
+/// For every batch the splitter yields: the header accessors agree with the raw bytes and every
+/// check runs without panicking. For every batch that validates (CRC included):
+/// - patching base offset, leader epoch and append time gives a batch that still validates and
+///   shows the new values, and the other header fields are unchanged;
+/// - if its records are plain and iterate without error, rebuilding it with
+///   [`RecordBatchBuilder::from_header`] and the parsed records gives a valid batch with the same
+///   header fields and records, no longer than the input, and byte-identical whenever it has the
+///   same length. (Equal length is exactly the case of minimal varints; a non-minimal varint in
+///   the input is accepted, as Kafka does, and re-encoded shorter.)
+pub fn wire_record_batch(data: &[u8]) {
+    let input = Bytes::copy_from_slice(data);
+    for batch in RecordBatch::split(input) {
+        let Ok(batch) = batch else { break };
+        check_header_matches_bytes(&batch);
+        let _ = batch.validate_produce();
+        let _ = batch.end_txn_marker();
+        let _ = batch.last_sequence();
+        if batch.validate().is_err() {
+            continue;
+        }
+        check_patches_keep_the_batch_valid(&batch);
+        if batch.is_compressed() {
+            continue;
+        }
+        let records = must(batch.records(), "records of a plain batch");
+        let Ok(records) = records.collect::<Result<Vec<Record>, _>>() else {
+            continue;
+        };
+        let mut builder = RecordBatchBuilder::from_header(batch.header());
+        for r in &records {
+            must(builder.push(r), "pushing a parsed record");
+        }
+        let rebuilt = must(builder.build(), "rebuilding a parsed batch");
+        let view = must(RecordBatch::parse(rebuilt.clone()), "parsing a rebuilt batch");
+        must(view.validate(), "validating a rebuilt batch");
+        let (mut a, mut b) = (*batch.header(), *view.header());
+        (a.batch_length, a.crc, b.batch_length, b.crc) = (0, 0, 0, 0);
+        assert_eq!(a, b, "rebuilt header differs");
+        let again = must(view.records(), "records of the rebuilt batch")
+            .collect::<Result<Vec<Record>, _>>();
+        assert_eq!(must(again, "iterating the rebuilt batch"), records);
+        assert!(rebuilt.len() <= batch.len(), "rebuilt batch is longer");
+        if rebuilt.len() == batch.len() {
+            assert_eq!(&rebuilt, batch.as_bytes(), "same length but different bytes");
+        }
+    }
+}
+
+fn check_header_matches_bytes(batch: &RecordBatch) {
+    let raw = batch.as_bytes();
+    let i64_at = |at: usize| {
+        let mut d = Decoder::new(raw.slice(at..at + 8));
+        must(d.i64(), "header field")
+    };
+    assert_eq!(batch.base_offset(), i64_at(0));
+    assert_eq!(batch.max_timestamp(), i64_at(35));
+    assert_eq!(batch.producer_id(), i64_at(43));
+    assert_eq!(batch.magic(), 2);
+    assert_eq!(batch.len(), batch.batch_length() as usize + 12);
+    assert_eq!(batch.compression().is_some(), batch.compression_id() <= 4);
+    assert_eq!(batch.records_bytes().len() + 61, batch.len());
+    let _ = (batch.timestamp_type(), batch.is_transactional(), batch.is_control());
+    let _ = (batch.has_delete_horizon(), batch.last_offset());
+}
+
+fn check_patches_keep_the_batch_valid(batch: &RecordBatch) {
+    let mut copy = batch.as_bytes().to_vec();
+    must(patch_base_offset(&mut copy, 1 << 40), "patching the base offset");
+    must(patch_partition_leader_epoch(&mut copy, 77), "patching the epoch");
+    let offsets_only = RecordBatch::parse(Bytes::from(copy.clone()));
+    let offsets_only = must(offsets_only, "parsing a patched batch");
+    assert_eq!(offsets_only.crc(), batch.crc(), "offset patch changed the CRC");
+    must(patch_log_append_time(&mut copy, 4242), "patching the append time");
+    let patched = must(RecordBatch::parse(Bytes::from(copy)), "parsing a patched batch");
+    must(patched.validate(), "validating a patched batch");
+    let h = patched.header();
+    assert_eq!((h.base_offset, h.partition_leader_epoch), (1 << 40, 77));
+    assert_eq!(h.max_timestamp, 4242);
+    assert_eq!(h.attributes, batch.attributes() | 0x08);
+    assert_eq!(patched.records_bytes(), batch.records_bytes());
+}
+
+/// `wire_records`: the first byte is a record count, the rest a records region.
+///
+/// The iterator never panics; every key, value and header it yields lies inside the input (zero
+/// copy, never past the end); every yielded record re-encodes to a record that decodes equal and
+/// is no longer than the bytes it was read from; iteration ends after an error.
+pub fn wire_records(data: &[u8]) {
+    let Some((&count, region)) = data.split_first() else {
+        return;
+    };
+    let input = Bytes::copy_from_slice(region);
+    let start = input.as_ptr() as usize;
+    let end = start + input.len();
+    let inside = |b: &Bytes| {
+        b.is_empty() || (b.as_ptr() as usize >= start && b.as_ptr() as usize + b.len() <= end)
+    };
+    let mut records = Records::new(Decoder::new(input.clone()), usize::from(count));
+    let mut failed = false;
+    loop {
+        let at = records.position();
+        let Some(next) = records.next() else { break };
+        assert!(!failed, "iteration continued after an error");
+        let record = match next {
+            Ok(r) => r,
+            Err(_) => {
+                failed = true;
+                continue;
+            }
+        };
+        assert!(record.key.as_ref().is_none_or(inside), "key outside the input");
+        assert!(record.value.as_ref().is_none_or(inside), "value outside the input");
+        for h in &record.headers {
+            assert!(inside(&h.key), "header key outside the input");
+            assert!(h.value.as_ref().is_none_or(inside), "header value outside the input");
+        }
+        let mut e = Encoder::new();
+        must(record.encode(&mut e), "re-encoding a record");
+        let encoded = e.into_bytes();
+        assert!(encoded.len() <= records.position() - at, "re-encoded record is longer");
+        let mut d = Decoder::new(encoded);
+        let again = must(crate::batch::decode_record(&mut d), "decoding a re-encoded record");
+        assert!(d.is_empty(), "re-encoded record has trailing bytes");
+        assert_eq!(again, record);
+    }
+}
