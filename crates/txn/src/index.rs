@@ -84,14 +84,12 @@ pub struct TxnIndex {
     open_by_offset: BTreeSet<(i64, i64)>,
     /// Aborted transactions, ascending by `last_offset` (marker order).
     aborted: VecDeque<AbortedTxn>,
-    /// Offset of the last marker that closed a transaction, -1 if none.
-    last_marker_offset: i64,
 }
 
 impl TxnIndex {
     /// An empty index.
     pub fn new() -> Self {
-        Self { last_marker_offset: -1, ..Self::default() }
+        Self::default()
     }
 
     /// An index from persisted aborted entries (in the order they were recorded) and the open
@@ -105,16 +103,20 @@ impl TxnIndex {
     ) -> Result<Self, TxnError> {
         let mut index = Self::new();
         for a in aborted {
-            if a.last_offset <= index.last_marker_offset {
+            if a.last_offset <= index.last_aborted_offset() {
                 return Err(TxnError::AbortedOutOfOrder { producer_id: a.producer_id, last_offset: a.last_offset });
             }
-            index.last_marker_offset = a.last_offset;
             index.aborted.push_back(a);
         }
         for (producer_id, first_offset) in open {
             index.begin(producer_id, first_offset);
         }
         Ok(index)
+    }
+
+    /// Marker offset of the newest recorded abort, -1 if none.
+    fn last_aborted_offset(&self) -> i64 {
+        self.aborted.back().map_or(-1, |a| a.last_offset)
     }
 
     /// A transactional batch of `producer_id` at `first_offset`: opens its transaction on the
@@ -135,18 +137,17 @@ impl TxnIndex {
     ///
     /// # Errors
     /// [`TxnError::MarkerOutOfOrder`] if `marker_offset` is not after the transaction's first
-    /// offset and every earlier marker.
+    /// offset and the newest recorded abort marker.
     pub fn end(&mut self, producer_id: i64, marker_offset: i64, committed: bool) -> Result<Option<AbortedTxn>, TxnError> {
         let Some(&first_offset) = self.open.get(&producer_id) else {
             return Ok(None);
         };
-        let after = first_offset.max(self.last_marker_offset);
+        let after = first_offset.max(self.last_aborted_offset());
         if marker_offset <= after {
             return Err(TxnError::MarkerOutOfOrder { producer_id, marker_offset, after });
         }
         self.open.remove(&producer_id);
         self.open_by_offset.remove(&(first_offset, producer_id));
-        self.last_marker_offset = marker_offset;
         if committed {
             return Ok(None);
         }
@@ -283,6 +284,7 @@ mod tests {
         index.end(1, 15, false).unwrap();
         index.begin(2, 11);
         assert!(matches!(index.end(2, 14, false), Err(TxnError::MarkerOutOfOrder { after: 15, .. })));
+        assert!(index.end(2, 16, true).is_ok());
     }
 
     #[test]
