@@ -1234,4 +1234,16 @@ mod tests {
         assert_eq!(from_live.live_records(), s.live_records());
         assert_eq!(s.fetch(G, T, 0, true).offset(), 6);
     }
+
+    #[test]
+    fn compaction_keeps_a_pending_txn_offset_after_the_earlier_commit_it_will_replace() {
+        let mut s = store();
+        commit(&mut s, G, vec![po(0, 1)], 0);
+        txn_commit(&mut s, 7, vec![po(0, 2)], 0);
+        let mut compacted = OffsetStore::replay(OffsetsConfig::default(), s.live_records());
+        complete(&mut s, 7, true);
+        complete(&mut compacted, 7, true);
+        assert_eq!(s.fetch(G, T, 0, true).offset(), 2);
+        assert_eq!(compacted.fetch(G, T, 0, true).offset(), 2);
+    }
 }

@@ -1,0 +1,95 @@
+//! Replays the committed fuzz corpus through the fuzzing entry point, and keeps its seeds
+//! current.
+
+use std::path::PathBuf;
+
+use semel_offsets::{OffsetAndMetadata, OffsetKey, OffsetRecord};
+
+fn corpus_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/offsets_records")
+}
+
+#[test]
+fn fuzz_corpus_replays_through_offsets_records() {
+    let dir = corpus_dir();
+    let mut files = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let data = std::fs::read(&path).unwrap();
+        semel_offsets::fuzzing::offsets_records(&data);
+        files += 1;
+    }
+    assert!(files > 0, "no corpus in {}", dir.display());
+}
+
+fn seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let key = OffsetKey {
+        group: "billing".into(),
+        topic: "orders".into(),
+        partition: 2,
+    };
+    let value = OffsetAndMetadata {
+        offset: 1234,
+        leader_epoch: 7,
+        metadata: "consumer-1".into(),
+        commit_timestamp_ms: 1_700_000_000_000,
+    };
+    let records = [
+        (
+            "commit",
+            OffsetRecord::Commit {
+                key: key.clone(),
+                value: Some(value.clone()),
+            },
+        ),
+        (
+            "tombstone",
+            OffsetRecord::Commit {
+                key: key.clone(),
+                value: None,
+            },
+        ),
+        (
+            "txn_commit",
+            OffsetRecord::TxnCommit {
+                producer_id: 4000,
+                key,
+                value,
+            },
+        ),
+        (
+            "txn_marker_commit",
+            OffsetRecord::TxnMarker {
+                producer_id: 4000,
+                committed: true,
+            },
+        ),
+        (
+            "txn_marker_abort",
+            OffsetRecord::TxnMarker {
+                producer_id: 4001,
+                committed: false,
+            },
+        ),
+    ];
+    records
+        .into_iter()
+        .map(|(name, r)| (name, r.encode().unwrap()))
+        .collect()
+}
+
+/// The seed files are the encoder's output; this test fails (and rewrites them when
+/// `SEMEL_WRITE_CORPUS=1`) if the encoding changes.
+#[test]
+fn fuzz_corpus_seeds_match_the_encoder() {
+    let dir = corpus_dir();
+    let write = std::env::var_os("SEMEL_WRITE_CORPUS").is_some();
+    for (name, bytes) in seeds() {
+        let path = dir.join(format!("seed_{name}"));
+        if write {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &bytes).unwrap();
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), bytes, "{}", path.display());
+    }
+}
