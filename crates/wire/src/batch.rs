@@ -30,8 +30,8 @@ mod records;
 pub use builder::RecordBatchBuilder;
 pub use control::{ControlRecordType, EndTxnMarker};
 pub use patch::{patch_base_offset, patch_log_append_time, patch_partition_leader_epoch};
-pub use records::{Record, RecordHeader, Records};
 pub(crate) use records::decode_record;
+pub use records::{Record, RecordHeader, Records};
 
 use crate::codec::Decoder;
 use crate::error::{DecodeError, DecodeErrorKind};
@@ -455,10 +455,16 @@ impl RecordBatch {
         self.validate()?;
         let count = self.header.records_count;
         if count <= 0 {
-            return Err(invalid(57, "a produced batch must hold at least one record"));
+            return Err(invalid(
+                57,
+                "a produced batch must hold at least one record",
+            ));
         }
         if i64::from(self.header.last_offset_delta) + 1 != i64::from(count) {
-            return Err(invalid(23, "last offset delta + 1 differs from the records count"));
+            return Err(invalid(
+                23,
+                "last offset delta + 1 differs from the records count",
+            ));
         }
         if self.is_control() {
             return Err(invalid(21, "producers may not write control batches"));

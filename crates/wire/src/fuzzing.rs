@@ -52,7 +52,10 @@ pub fn wire_record_batch(data: &[u8]) {
             must(builder.push(r), "pushing a parsed record");
         }
         let rebuilt = must(builder.build(), "rebuilding a parsed batch");
-        let view = must(RecordBatch::parse(rebuilt.clone()), "parsing a rebuilt batch");
+        let view = must(
+            RecordBatch::parse(rebuilt.clone()),
+            "parsing a rebuilt batch",
+        );
         must(view.validate(), "validating a rebuilt batch");
         let (mut a, mut b) = (*batch.header(), *view.header());
         (a.batch_length, a.crc, b.batch_length, b.crc) = (0, 0, 0, 0);
@@ -62,7 +65,11 @@ pub fn wire_record_batch(data: &[u8]) {
         assert_eq!(must(again, "iterating the rebuilt batch"), records);
         assert!(rebuilt.len() <= batch.len(), "rebuilt batch is longer");
         if rebuilt.len() == batch.len() {
-            assert_eq!(&rebuilt, batch.as_bytes(), "same length but different bytes");
+            assert_eq!(
+                &rebuilt,
+                batch.as_bytes(),
+                "same length but different bytes"
+            );
         }
     }
 }
@@ -80,19 +87,39 @@ fn check_header_matches_bytes(batch: &RecordBatch) {
     assert_eq!(batch.len(), batch.batch_length() as usize + 12);
     assert_eq!(batch.compression().is_some(), batch.compression_id() <= 4);
     assert_eq!(batch.records_bytes().len() + 61, batch.len());
-    let _ = (batch.timestamp_type(), batch.is_transactional(), batch.is_control());
+    let _ = (
+        batch.timestamp_type(),
+        batch.is_transactional(),
+        batch.is_control(),
+    );
     let _ = (batch.has_delete_horizon(), batch.last_offset());
 }
 
 fn check_patches_keep_the_batch_valid(batch: &RecordBatch) {
     let mut copy = batch.as_bytes().to_vec();
-    must(patch_base_offset(&mut copy, 1 << 40), "patching the base offset");
-    must(patch_partition_leader_epoch(&mut copy, 77), "patching the epoch");
+    must(
+        patch_base_offset(&mut copy, 1 << 40),
+        "patching the base offset",
+    );
+    must(
+        patch_partition_leader_epoch(&mut copy, 77),
+        "patching the epoch",
+    );
     let offsets_only = RecordBatch::parse(Bytes::from(copy.clone()));
     let offsets_only = must(offsets_only, "parsing a patched batch");
-    assert_eq!(offsets_only.crc(), batch.crc(), "offset patch changed the CRC");
-    must(patch_log_append_time(&mut copy, 4242), "patching the append time");
-    let patched = must(RecordBatch::parse(Bytes::from(copy)), "parsing a patched batch");
+    assert_eq!(
+        offsets_only.crc(),
+        batch.crc(),
+        "offset patch changed the CRC"
+    );
+    must(
+        patch_log_append_time(&mut copy, 4242),
+        "patching the append time",
+    );
+    let patched = must(
+        RecordBatch::parse(Bytes::from(copy)),
+        "parsing a patched batch",
+    );
     must(patched.validate(), "validating a patched batch");
     let h = patched.header();
     assert_eq!((h.base_offset, h.partition_leader_epoch), (1 << 40, 77));
@@ -129,18 +156,33 @@ pub fn wire_records(data: &[u8]) {
                 continue;
             }
         };
-        assert!(record.key.as_ref().is_none_or(inside), "key outside the input");
-        assert!(record.value.as_ref().is_none_or(inside), "value outside the input");
+        assert!(
+            record.key.as_ref().is_none_or(inside),
+            "key outside the input"
+        );
+        assert!(
+            record.value.as_ref().is_none_or(inside),
+            "value outside the input"
+        );
         for h in &record.headers {
             assert!(inside(&h.key), "header key outside the input");
-            assert!(h.value.as_ref().is_none_or(inside), "header value outside the input");
+            assert!(
+                h.value.as_ref().is_none_or(inside),
+                "header value outside the input"
+            );
         }
         let mut e = Encoder::new();
         must(record.encode(&mut e), "re-encoding a record");
         let encoded = e.into_bytes();
-        assert!(encoded.len() <= records.position() - at, "re-encoded record is longer");
+        assert!(
+            encoded.len() <= records.position() - at,
+            "re-encoded record is longer"
+        );
         let mut d = Decoder::new(encoded);
-        let again = must(crate::batch::decode_record(&mut d), "decoding a re-encoded record");
+        let again = must(
+            crate::batch::decode_record(&mut d),
+            "decoding a re-encoded record",
+        );
         assert!(d.is_empty(), "re-encoded record has trailing bytes");
         assert_eq!(again, record);
     }

@@ -17,8 +17,8 @@ pub use codec::{Decoder, Encoder, UnknownTags, Uuid, uvarint_len};
 pub use error::{DecodeError, DecodeErrorKind, EncodeError};
 
 pub use batch::{
-    Compression, ControlRecordType, EndTxnMarker, RECORD_BATCH_HEADER_BYTES, Record,
-    RecordBatch, RecordBatchBuilder, RecordBatchHeader, RecordBatches, RecordHeader, Records,
-    TimestampType, patch_base_offset, patch_log_append_time, patch_partition_leader_epoch,
+    Compression, ControlRecordType, EndTxnMarker, RECORD_BATCH_HEADER_BYTES, Record, RecordBatch,
+    RecordBatchBuilder, RecordBatchHeader, RecordBatches, RecordHeader, Records, TimestampType,
+    patch_base_offset, patch_log_append_time, patch_partition_leader_epoch,
 };
 pub use frame::{DEFAULT_MAX_FRAME_BYTES, FrameDecoder, encode_frame};

@@ -225,17 +225,18 @@ impl RecordBatchBuilder {
         }
         let records = self.records.into_bytes();
         let total = RECORD_BATCH_HEADER_BYTES + records.len();
-        let batch_length = i32::try_from(total - LENGTH_FIELD_END).map_err(|_| {
-            EncodeError::TooLong {
+        let batch_length =
+            i32::try_from(total - LENGTH_FIELD_END).map_err(|_| EncodeError::TooLong {
                 what: "record batch",
                 len: total,
-            }
-        })?;
+            })?;
         let base_timestamp = self.base_timestamp.unwrap_or(-1);
-        let max_timestamp = self.max_timestamp.unwrap_or(match self.max_timestamp_delta {
-            Some(d) => base_timestamp.wrapping_add(d),
-            None => -1,
-        });
+        let max_timestamp = self
+            .max_timestamp
+            .unwrap_or(match self.max_timestamp_delta {
+                Some(d) => base_timestamp.wrapping_add(d),
+                None => -1,
+            });
         let last_offset_delta = self
             .last_offset_delta
             .unwrap_or(self.last_pushed_offset_delta.unwrap_or(-1));
