@@ -130,6 +130,8 @@ struct Shared {
     next_offset: AtomicU64,
     durable_offset: AtomicU64,
     io_failed: AtomicBool,
+    /// Test hook: the next flush fails as if the disk had failed.
+    fail_next_flush: AtomicBool,
     /// Serializes flushes with each other and with truncation (never taken by readers).
     sync_lock: Mutex<()>,
 }
@@ -170,7 +172,12 @@ impl Shared {
             .cloned()
             .collect();
         for s in &pending {
-            if let Err(source) = s.flush() {
+            let result = if self.fail_next_flush.swap(false, Ordering::AcqRel) {
+                Err(std::io::Error::other("injected flush failure"))
+            } else {
+                s.flush()
+            };
+            if let Err(source) = result {
                 self.poison();
                 return Err(Error::Io {
                     op: "msync",
@@ -221,12 +228,12 @@ impl Shared {
                 if h.next_offset() > at {
                     let payload = h.payload_len();
                     let first = out.is_empty() && found.is_empty();
-                    if !first && used + payload > max_bytes {
+                    if !first && used.saturating_add(payload) > max_bytes {
                         full = true;
                         break;
                     }
                     found.push((pos + HEADER_LEN as u64, h));
-                    used += payload;
+                    used = used.saturating_add(payload);
                     at = h.next_offset();
                     if used >= max_bytes {
                         full = true;
@@ -427,6 +434,7 @@ impl Log {
             next_offset: AtomicU64::new(next),
             durable_offset: AtomicU64::new(0),
             io_failed: AtomicBool::new(false),
+            fail_next_flush: AtomicBool::new(false),
             sync_lock: Mutex::new(()),
         });
         shared.sync()?;
@@ -591,6 +599,12 @@ impl Log {
     /// is whole on disk and only the active one can have a torn tail after a crash.
     fn seal_active(&mut self) -> Result<()> {
         let s = &self.active;
+        // Bytes of reservations that were never committed nor dropped (`mem::forget`) must not
+        // remain after the last entry of a sealed segment.
+        let used = s.used();
+        if self.written_to > used {
+            s.map.zero(used as usize, (self.written_to - used) as usize);
+        }
         let start = s.synced_end.load(Ordering::Acquire);
         let end = self.written_to.max(s.used());
         if end > start {
@@ -669,6 +683,10 @@ impl Log {
     /// segments are deleted; the segment holding the cut is zeroed from there in place when no
     /// reader of this `Log` holds a slice of it, or else rewritten into a fresh file (so live
     /// `Bytes` never change). The truncation is flushed before it returns.
+    ///
+    /// Only slices read through this `Log` (or its readers) are counted: slices kept from an
+    /// earlier `Log` instance on the same directory in this process must be dropped before
+    /// truncating what they cover.
     ///
     /// # Errors
     /// [`Error::OffsetOutOfRange`] below the log start, [`Error::Poisoned`], [`Error::Io`]
@@ -857,6 +875,12 @@ impl Log {
             segments_deleted: removed.len(),
             log_start_offset,
         })
+    }
+
+    /// Test hook: makes the next flush fail as a failing disk would, to exercise poisoning.
+    #[doc(hidden)]
+    pub fn fail_next_flush(&self) {
+        self.shared.fail_next_flush.store(true, Ordering::Release);
     }
 
     /// Test hook for crash simulation: every segment file with its flushed end and its

@@ -546,3 +546,63 @@ fn default_config_is_durable_and_kafka_sized() {
     assert_eq!(c.segment_bytes, 1 << 30);
     assert_eq!(c.sealed_corruption, SealedCorruption::Fail);
 }
+
+#[test]
+fn a_failed_flush_poisons_writes_until_reopen_and_keeps_durable_data_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), small_config(4096)).unwrap();
+    log.append(b"durable", 1, 0).unwrap();
+    log.sync().unwrap();
+    log.append(b"pending", 1, 0).unwrap();
+    log.fail_next_flush();
+    assert!(matches!(log.sync(), Err(Error::Io { op: "msync", .. })));
+    assert_eq!(
+        log.durable_offset(),
+        1,
+        "nothing beyond the last good flush is durable"
+    );
+    assert!(matches!(
+        log.append(b"x", 1, 0),
+        Err(Error::Poisoned { durable_offset: 1 })
+    ));
+    assert!(matches!(log.reserve(1), Err(Error::Poisoned { .. })));
+    assert!(matches!(log.sync(), Err(Error::Poisoned { .. })));
+    assert!(matches!(log.truncate_to(0), Err(Error::Poisoned { .. })));
+    assert!(matches!(log.retain(0), Err(Error::Poisoned { .. })));
+    assert_eq!(log.read(0, 100).unwrap().len(), 2, "reads keep working");
+    drop(log);
+    let mut log = Log::open(dir.path(), small_config(4096)).unwrap();
+    assert_eq!(&log.read(0, 100).unwrap()[0].payload[..], b"durable");
+    log.append(b"again", 1, 0).unwrap();
+}
+
+#[test]
+fn with_always_policy_a_failed_flush_fails_the_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = small_config(4096);
+    config.flush = FlushPolicy::Always;
+    let mut log = Log::open(dir.path(), config).unwrap();
+    log.fail_next_flush();
+    assert!(matches!(log.append(b"a", 1, 0), Err(Error::Io { .. })));
+    assert_eq!(log.durable_offset(), 0);
+    assert!(matches!(
+        log.append(b"b", 1, 0),
+        Err(Error::Poisoned { .. })
+    ));
+}
+
+#[test]
+fn a_forgotten_reservation_does_not_corrupt_the_sealed_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), small_config(256)).unwrap();
+    log.append(&payload(0, 20), 1, 0).unwrap();
+    let mut slot = log.reserve(150).unwrap();
+    slot.bytes_mut().fill(0xEE);
+    std::mem::forget(slot);
+    log.append(&payload(1, 10), 1, 0).unwrap();
+    // Does not fit: rolls, sealing the first segment.
+    log.append(&payload(2, 150), 1, 0).unwrap();
+    drop(log);
+    let log = Log::open(dir.path(), small_config(256)).unwrap();
+    assert_eq!(log.next_offset(), 3);
+}
