@@ -28,10 +28,12 @@ impl Histogram {
     /// Records one observation.
     pub fn observe(&self, elapsed: Duration) {
         let seconds = elapsed.as_secs_f64();
-        if let Some(i) = BUCKETS_S.iter().position(|&b| seconds <= b) {
-            if let Some(bucket) = self.buckets.get(i) {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
+        if let Some(bucket) = BUCKETS_S
+            .iter()
+            .position(|&b| seconds <= b)
+            .and_then(|i| self.buckets.get(i))
+        {
+            bucket.fetch_add(1, Ordering::Relaxed);
         }
         self.count.fetch_add(1, Ordering::Relaxed);
         let ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
