@@ -61,6 +61,7 @@
 mod allocator;
 mod codec;
 mod error;
+mod hash;
 mod snapshot;
 mod table;
 

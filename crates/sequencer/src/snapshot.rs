@@ -33,6 +33,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::SequencerError;
 use crate::codec::{Reader, begin, seal};
+use crate::hash::IdHasherBuilder;
 use crate::table::{
     BatchCache, BatchMetadata, NUM_BATCHES_TO_RETAIN, ProducerEntry, ProducerStateConfig,
     ProducerStateTable,
@@ -63,21 +64,22 @@ impl ProducerStateTable {
     /// give equal bytes.
     #[must_use]
     pub fn encode_snapshot(&self, log_end_offset: i64) -> Vec<u8> {
-        let mut ids: Vec<i64> = self.producers.keys().copied().collect();
-        ids.sort_unstable();
+        let mut entries: Vec<(i64, &ProducerEntry)> = self
+            .producers
+            .iter()
+            .map(|(&id, entry)| (id, entry))
+            .collect();
+        entries.sort_unstable_by_key(|&(id, _)| id);
         let mut out = Vec::with_capacity(
-            22 + ids.len() * (MIN_PRODUCER_LEN + 8 + NUM_BATCHES_TO_RETAIN * BATCH_LEN),
+            22 + entries.len() * (MIN_PRODUCER_LEN + 8 + NUM_BATCHES_TO_RETAIN * BATCH_LEN),
         );
         let start = begin(&mut out, MAGIC, VERSION);
         out.extend_from_slice(&log_end_offset.to_be_bytes());
         // The table never holds more than u32::MAX producers in practice; saturate rather than
         // wrap so a (theoretical) overflow gives a snapshot that fails to decode, never a wrong one.
-        let count = u32::try_from(ids.len()).unwrap_or(u32::MAX);
+        let count = u32::try_from(entries.len()).unwrap_or(u32::MAX);
         out.extend_from_slice(&count.to_be_bytes());
-        for id in ids {
-            let Some(entry) = self.producers.get(&id) else {
-                continue;
-            };
+        for (id, entry) in entries {
             out.extend_from_slice(&id.to_be_bytes());
             out.extend_from_slice(&entry.producer_epoch.to_be_bytes());
             out.extend_from_slice(&entry.coordinator_epoch.to_be_bytes());
@@ -131,7 +133,7 @@ impl ProducerStateTable {
         if count > r.remaining() / MIN_PRODUCER_LEN {
             return Err(r.invalid(at, "producer_count exceeds the remaining bytes"));
         }
-        let mut producers = HashMap::with_capacity(count);
+        let mut producers = HashMap::with_capacity_and_hasher(count, IdHasherBuilder::default());
         let mut open_txns = BTreeSet::new();
         let mut previous_id: Option<i64> = None;
         for _ in 0..count {

@@ -3,6 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use crate::SequencerError;
+use crate::hash::IdHasherBuilder;
 
 /// How many batches per producer are remembered for duplicate detection (AK's
 /// `NUM_BATCHES_TO_RETAIN`, NOTES.md C.2). A client has at most 5 requests in flight per
@@ -420,7 +421,7 @@ impl Default for ProducerStateConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProducerStateTable {
     pub(crate) config: ProducerStateConfig,
-    pub(crate) producers: HashMap<i64, ProducerEntry>,
+    pub(crate) producers: HashMap<i64, ProducerEntry, IdHasherBuilder>,
     /// `(current_txn_first_offset, producer_id)` of every open transaction, derived from
     /// `producers`, so the last stable offset is the first element.
     pub(crate) open_txns: BTreeSet<(i64, i64)>,
@@ -438,7 +439,7 @@ impl ProducerStateTable {
     pub fn new(config: ProducerStateConfig) -> Self {
         ProducerStateTable {
             config,
-            producers: HashMap::new(),
+            producers: HashMap::with_hasher(IdHasherBuilder::default()),
             open_txns: BTreeSet::new(),
         }
     }

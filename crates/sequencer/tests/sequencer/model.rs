@@ -111,16 +111,16 @@ impl Model {
         let Some(p) = self.producers.get(&b.producer_id) else {
             return Decision::Append;
         };
-        if b.producer_epoch == p.epoch {
-            if let Some(dup) = p.cached().iter().find(|c| {
-                c.base_sequence == b.base_sequence && c.last_sequence() == b.last_sequence()
-            }) {
-                return Decision::Duplicate {
-                    first_offset: dup.first_offset,
-                    last_offset: dup.first_offset + i64::from(dup.last_offset_delta),
-                    timestamp_ms: dup.timestamp_ms,
-                };
-            }
+        let duplicate = p
+            .cached()
+            .iter()
+            .find(|c| c.base_sequence == b.base_sequence && c.last_sequence() == b.last_sequence());
+        if let (true, Some(dup)) = (b.producer_epoch == p.epoch, duplicate) {
+            return Decision::Duplicate {
+                first_offset: dup.first_offset,
+                last_offset: dup.first_offset + i64::from(dup.last_offset_delta),
+                timestamp_ms: dup.timestamp_ms,
+            };
         }
         if b.producer_epoch < p.epoch {
             return Decision::InvalidProducerEpoch {
