@@ -22,6 +22,7 @@ fn config(flush: FlushPolicy) -> LogConfig {
     LogConfig {
         segment_bytes: 1 << 30,
         flush,
+        preallocate: std::env::var_os("SEMEL_LOG_BENCH_SPARSE").is_none(),
         ..LogConfig::default()
     }
 }

@@ -13,7 +13,7 @@
 //! # Layout
 //!
 //! A directory holds a lock file and segment files named by their base offset
-//! (`00000000000000000000.log`, 20 digits). Each segment is preallocated to
+//! (`00000000000000000000.log`, 20 digits). Each segment is sized up front to
 //! [`LogConfig::segment_bytes`] and mapped read-write; a new segment is rolled when the next
 //! entry does not fit, and an entry larger than a segment gets a segment of its own, sized to
 //! fit. Each entry is framed as
@@ -38,8 +38,10 @@
 //!   after a crash. On open its first entry with a bad length, CRC, record count or offset ends
 //!   the log and everything after it is zeroed and flushed. Damage in a sealed segment is
 //!   [`Error::Corrupt`] naming file and position (or a truncation, by configuration).
-//! - Files are never shrunk while mapped; blocks are reserved up front (Linux), so a full disk
-//!   is an error when a segment is created, not a SIGBUS.
+//! - Files are never shrunk while mapped, so no access inside a mapping faults for lack of a
+//!   page. A full disk is an error when a segment is created: either its blocks are reserved
+//!   ([`LogConfig::preallocate`]) or the free space is checked first (the default, faster;
+//!   space another process takes afterwards can still turn a later write into a SIGBUS).
 //! - The directory is locked with `flock`: a second `Log` on it gets [`Error::Locked`].
 //!
 //! # Example

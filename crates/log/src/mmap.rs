@@ -13,9 +13,9 @@
 //!   through [`WriteWindow`] and [`Mapping::zero`]; nobody reads them until
 //!   the writer publishes a larger `committed_end` with a release store.
 //! - The file is never shrunk while mapped (segments are retired by unlinking whole files), so
-//!   no access inside the mapping can fault with SIGBUS for lack of a page; blocks are reserved
-//!   up front with `posix_fallocate` on Linux so a full disk shows up as an error when a
-//!   segment is created rather than as SIGBUS on a later write.
+//!   no access inside the mapping can fault with SIGBUS for lack of a page. A full disk could
+//!   still fault a write into a sparse page: segments either get their blocks reserved with
+//!   `posix_fallocate` or are created only after `statvfs` shows room for them.
 //! - The data directory is locked (`flock`) so no other well-behaved process changes the files.
 #![allow(unsafe_code)]
 
@@ -109,21 +109,6 @@ impl Mapping {
         }
         self.raw.flush_range(start, len)
     }
-
-    /// Asks the kernel to fault in (and allocate page cache for) a range ahead of the writer in
-    /// one call, instead of one page fault per 4 KiB page. Best effort: errors (old kernels,
-    /// other systems) are ignored because the writes work without it.
-    pub(crate) fn prefault(&self, start: usize, len: usize) {
-        if !self.in_bounds(start, len) || len == 0 {
-            return;
-        }
-        #[cfg(target_os = "linux")]
-        {
-            let _ = self
-                .raw
-                .advise_range(memmap2::Advice::PopulateWrite, start, len);
-        }
-    }
 }
 
 /// An exclusive, writable window into a [`Mapping`], borrowed from it.
@@ -141,6 +126,36 @@ impl<'a> WriteWindow<'a> {
         // the window is exclusive by the module contract (the single writer creates at most one
         // window at a time, above the committed end), and consuming the window hands the one slice out once.
         unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+    }
+}
+
+/// Bytes available to this user on the filesystem holding `path` (`statvfs`); `u64::MAX`
+/// where that cannot be asked.
+pub(crate) fn available_bytes(path: &std::path::Path) -> io::Result<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+            return Err(io::Error::from(io::ErrorKind::InvalidInput));
+        };
+        let mut stat = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+        // SAFETY: `c_path` is a valid NUL-terminated string and `stat` points to writable
+        // memory of the right type; statvfs writes only into it.
+        let rc = unsafe { libc::statvfs(c_path.as_ptr(), stat.as_mut_ptr()) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: statvfs returned 0, so it initialised the whole struct.
+        let stat = unsafe { stat.assume_init() };
+        // The fields are 32-bit on some targets.
+        #[allow(clippy::useless_conversion)]
+        let (blocks, block_size) = (u64::from(stat.f_bavail), u64::from(stat.f_frsize));
+        Ok(blocks.saturating_mul(block_size))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = path;
+        Ok(u64::MAX)
     }
 }
 

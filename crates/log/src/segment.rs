@@ -68,6 +68,21 @@ impl Segment {
     /// maps it. The caller fsyncs the directory.
     pub(crate) fn create(dir: &Path, base_offset: u64, len: u64, reserve: bool) -> Result<Self> {
         let path = dir.join(file_name(base_offset));
+        if !reserve {
+            // A sparse segment gets its blocks on first write through the mapping, where a
+            // full disk would be a SIGBUS: refuse to create one the disk cannot hold.
+            let available = mmap::available_bytes(dir).map_err(io_err("statvfs", dir))?;
+            if available < len {
+                return Err(Error::Io {
+                    op: "reserve space",
+                    path,
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::StorageFull,
+                        format!("{available} bytes free, segment needs {len}"),
+                    ),
+                });
+            }
+        }
         let file = OpenOptions::new()
             .read(true)
             .write(true)
