@@ -15,6 +15,10 @@ pub mod fuzzing;
 
 pub use codec::{Decoder, Encoder, UnknownTags, Uuid, uvarint_len};
 pub use error::{DecodeError, DecodeErrorKind, EncodeError};
+pub use messages::{
+    ApiKey, Codec, Message, RequestBody, RequestHeader, ResponseBody, ResponseHeader,
+    decode_request, decode_request_header, decode_response, encode_request, encode_response,
+};
 
 pub use batch::{
     Compression, ControlRecordType, EndTxnMarker, RECORD_BATCH_HEADER_BYTES, Record, RecordBatch,

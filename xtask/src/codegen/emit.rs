@@ -104,14 +104,25 @@ pub(crate) fn field_ctx<'a>(
         Some(over) => over,
         None => msg.flexible,
     };
+    // Nullability and compactness only matter where the field is on the wire; tagged fields only
+    // occur in flexible versions.
+    let on_wire = f.versions.and_then(|v| v.intersect(valid)).unwrap_or(valid);
+    let flex_range = msg
+        .flexible
+        .and_then(|fl| fl.intersect(valid))
+        .unwrap_or(valid);
+    let tagged = match f.tagged {
+        Some(t) if tagged != Cond::Never => Cond::of(Some(t), flex_range),
+        _ => tagged,
+    };
     Ok(FieldCtx {
         f,
         rust: snake_case(&f.name),
         present,
         positional,
         tagged,
-        nullable: Cond::of(f.nullable, valid),
-        compact: Cond::of(flexible, valid).expr(),
+        nullable: Cond::of(f.nullable, on_wire),
+        compact: Cond::of(flexible, on_wire).expr(),
     })
 }
 

@@ -54,7 +54,7 @@ impl Codec for AddPartitionsToTxnRequest {
         }
         let mut this = Self::default();
         if version >= 4 {
-            this.transactions = support::decode_vec(d, version, version >= 3, "Transactions")?;
+            this.transactions = support::decode_vec(d, version, true, "Transactions")?;
         }
         if version <= 3 {
             this.v3_and_below_transactional_id =
@@ -114,7 +114,7 @@ impl Codec for AddPartitionsToTxnRequest {
             });
         }
         if version >= 4 {
-            support::encode_vec(e, &self.transactions, version, version >= 3)?;
+            support::encode_vec(e, &self.transactions, version, true)?;
         }
         if version <= 3 {
             e.put_string(&self.v3_and_below_transactional_id, version >= 3)?;
@@ -137,7 +137,7 @@ impl Codec for AddPartitionsToTxnRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let mut n: usize = 0;
         if version >= 4 {
-            n += support::vec_len(&self.transactions, version, version >= 3);
+            n += support::vec_len(&self.transactions, version, true);
         }
         if version <= 3 {
             n += support::str_len(&self.v3_and_below_transactional_id, version >= 3);
@@ -214,7 +214,7 @@ impl Codec for AddPartitionsToTxnTransaction {
     fn decode(d: &mut Decoder, version: i16) -> Result<Self, DecodeError> {
         let mut this = Self::default();
         if version >= 4 {
-            this.transactional_id = d.string(version >= 3, "TransactionalId")?;
+            this.transactional_id = d.string(true, "TransactionalId")?;
         }
         if version >= 4 {
             this.producer_id = d.i64()?;
@@ -226,7 +226,7 @@ impl Codec for AddPartitionsToTxnTransaction {
             this.verify_only = d.bool()?;
         }
         if version >= 4 {
-            this.topics = support::decode_vec(d, version, version >= 3, "Topics")?;
+            this.topics = support::decode_vec(d, version, true, "Topics")?;
         }
         if version >= 3 {
             this.unknown_tagged_fields = d.tagged_fields(|_, _| Ok(false))?;
@@ -266,7 +266,7 @@ impl Codec for AddPartitionsToTxnTransaction {
             });
         }
         if version >= 4 {
-            e.put_string(&self.transactional_id, version >= 3)?;
+            e.put_string(&self.transactional_id, true)?;
         }
         if version >= 4 {
             e.put_i64(self.producer_id);
@@ -278,7 +278,7 @@ impl Codec for AddPartitionsToTxnTransaction {
             e.put_bool(self.verify_only);
         }
         if version >= 4 {
-            support::encode_vec(e, &self.topics, version, version >= 3)?;
+            support::encode_vec(e, &self.topics, version, true)?;
         }
         if version >= 3 {
             support::put_tagged(e, &[], &self.unknown_tagged_fields, |_| false)?;
@@ -289,7 +289,7 @@ impl Codec for AddPartitionsToTxnTransaction {
     fn encoded_len(&self, version: i16) -> usize {
         let mut n: usize = 0;
         if version >= 4 {
-            n += support::str_len(&self.transactional_id, version >= 3);
+            n += support::str_len(&self.transactional_id, true);
         }
         if version >= 4 {
             n += 8;
@@ -301,7 +301,7 @@ impl Codec for AddPartitionsToTxnTransaction {
             n += 1;
         }
         if version >= 4 {
-            n += support::vec_len(&self.topics, version, version >= 3);
+            n += support::vec_len(&self.topics, version, true);
         }
         if version >= 3 {
             n += support::tagged_len(&[], &self.unknown_tagged_fields, |_| false);

@@ -56,7 +56,7 @@ impl Codec for AddPartitionsToTxnResponse {
         }
         if version >= 4 {
             this.results_by_transaction =
-                support::decode_vec(d, version, version >= 3, "ResultsByTransaction")?;
+                support::decode_vec(d, version, true, "ResultsByTransaction")?;
         }
         if version <= 3 {
             this.results_by_topic_v3_and_below =
@@ -92,7 +92,7 @@ impl Codec for AddPartitionsToTxnResponse {
             e.put_i16(self.error_code);
         }
         if version >= 4 {
-            support::encode_vec(e, &self.results_by_transaction, version, version >= 3)?;
+            support::encode_vec(e, &self.results_by_transaction, version, true)?;
         }
         if version <= 3 {
             support::encode_vec(
@@ -115,7 +115,7 @@ impl Codec for AddPartitionsToTxnResponse {
             n += 2;
         }
         if version >= 4 {
-            n += support::vec_len(&self.results_by_transaction, version, version >= 3);
+            n += support::vec_len(&self.results_by_transaction, version, true);
         }
         if version <= 3 {
             n += support::vec_len(&self.results_by_topic_v3_and_below, version, version >= 3);
@@ -174,10 +174,10 @@ impl Codec for AddPartitionsToTxnResult {
     fn decode(d: &mut Decoder, version: i16) -> Result<Self, DecodeError> {
         let mut this = Self::default();
         if version >= 4 {
-            this.transactional_id = d.string(version >= 3, "TransactionalId")?;
+            this.transactional_id = d.string(true, "TransactionalId")?;
         }
         if version >= 4 {
-            this.topic_results = support::decode_vec(d, version, version >= 3, "TopicResults")?;
+            this.topic_results = support::decode_vec(d, version, true, "TopicResults")?;
         }
         if version >= 3 {
             this.unknown_tagged_fields = d.tagged_fields(|_, _| Ok(false))?;
@@ -199,10 +199,10 @@ impl Codec for AddPartitionsToTxnResult {
             });
         }
         if version >= 4 {
-            e.put_string(&self.transactional_id, version >= 3)?;
+            e.put_string(&self.transactional_id, true)?;
         }
         if version >= 4 {
-            support::encode_vec(e, &self.topic_results, version, version >= 3)?;
+            support::encode_vec(e, &self.topic_results, version, true)?;
         }
         if version >= 3 {
             support::put_tagged(e, &[], &self.unknown_tagged_fields, |_| false)?;
@@ -213,10 +213,10 @@ impl Codec for AddPartitionsToTxnResult {
     fn encoded_len(&self, version: i16) -> usize {
         let mut n: usize = 0;
         if version >= 4 {
-            n += support::str_len(&self.transactional_id, version >= 3);
+            n += support::str_len(&self.transactional_id, true);
         }
         if version >= 4 {
-            n += support::vec_len(&self.topic_results, version, version >= 3);
+            n += support::vec_len(&self.topic_results, version, true);
         }
         if version >= 3 {
             n += support::tagged_len(&[], &self.unknown_tagged_fields, |_| false);

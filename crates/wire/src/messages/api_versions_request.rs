@@ -45,10 +45,10 @@ impl Codec for ApiVersionsRequest {
         }
         let mut this = Self::default();
         if version >= 3 {
-            this.client_software_name = d.string(version >= 3, "ClientSoftwareName")?;
+            this.client_software_name = d.string(true, "ClientSoftwareName")?;
         }
         if version >= 3 {
-            this.client_software_version = d.string(version >= 3, "ClientSoftwareVersion")?;
+            this.client_software_version = d.string(true, "ClientSoftwareVersion")?;
         }
         if version >= 3 {
             this.unknown_tagged_fields = d.tagged_fields(|_, _| Ok(false))?;
@@ -64,10 +64,10 @@ impl Codec for ApiVersionsRequest {
             });
         }
         if version >= 3 {
-            e.put_string(&self.client_software_name, version >= 3)?;
+            e.put_string(&self.client_software_name, true)?;
         }
         if version >= 3 {
-            e.put_string(&self.client_software_version, version >= 3)?;
+            e.put_string(&self.client_software_version, true)?;
         }
         if version >= 3 {
             support::put_tagged(e, &[], &self.unknown_tagged_fields, |_| false)?;
@@ -78,10 +78,10 @@ impl Codec for ApiVersionsRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let mut n: usize = 0;
         if version >= 3 {
-            n += support::str_len(&self.client_software_name, version >= 3);
+            n += support::str_len(&self.client_software_name, true);
         }
         if version >= 3 {
-            n += support::str_len(&self.client_software_version, version >= 3);
+            n += support::str_len(&self.client_software_version, true);
         }
         if version >= 3 {
             n += support::tagged_len(&[], &self.unknown_tagged_fields, |_| false);

@@ -66,21 +66,21 @@ impl Codec for ApiVersionsResponse {
         }
         if version >= 3 {
             this.unknown_tagged_fields = d.tagged_fields(|tag, d| match tag {
-                0 if version >= 3 => {
+                0 => {
                     this.supported_features =
-                        support::decode_vec(d, version, version >= 3, "SupportedFeatures")?;
+                        support::decode_vec(d, version, true, "SupportedFeatures")?;
                     Ok(true)
                 }
-                1 if version >= 3 => {
+                1 => {
                     this.finalized_features_epoch = d.i64()?;
                     Ok(true)
                 }
-                2 if version >= 3 => {
+                2 => {
                     this.finalized_features =
-                        support::decode_vec(d, version, version >= 3, "FinalizedFeatures")?;
+                        support::decode_vec(d, version, true, "FinalizedFeatures")?;
                     Ok(true)
                 }
-                3 if version >= 3 => {
+                3 => {
                     this.zk_migration_ready = d.bool()?;
                     Ok(true)
                 }
@@ -104,32 +104,32 @@ impl Codec for ApiVersionsResponse {
         }
         if version >= 3 {
             let mut tagged: Vec<(u32, Bytes)> = Vec::new();
-            if version >= 3 && !self.supported_features.is_empty() {
+            if !self.supported_features.is_empty() {
                 let mut buf = Encoder::new();
                 let e = &mut buf;
-                support::encode_vec(e, &self.supported_features, version, version >= 3)?;
+                support::encode_vec(e, &self.supported_features, version, true)?;
                 tagged.push((0, buf.into_bytes()));
             }
-            if version >= 3 && self.finalized_features_epoch != -1 {
+            if self.finalized_features_epoch != -1 {
                 let mut buf = Encoder::new();
                 let e = &mut buf;
                 e.put_i64(self.finalized_features_epoch);
                 tagged.push((1, buf.into_bytes()));
             }
-            if version >= 3 && !self.finalized_features.is_empty() {
+            if !self.finalized_features.is_empty() {
                 let mut buf = Encoder::new();
                 let e = &mut buf;
-                support::encode_vec(e, &self.finalized_features, version, version >= 3)?;
+                support::encode_vec(e, &self.finalized_features, version, true)?;
                 tagged.push((2, buf.into_bytes()));
             }
-            if version >= 3 && self.zk_migration_ready {
+            if self.zk_migration_ready {
                 let mut buf = Encoder::new();
                 let e = &mut buf;
                 e.put_bool(self.zk_migration_ready);
                 tagged.push((3, buf.into_bytes()));
             }
             support::put_tagged(e, &tagged, &self.unknown_tagged_fields, |tag| {
-                matches!(tag, 0 | 1 | 2 | 3) && version >= 3
+                matches!(tag, 0 | 1 | 2 | 3)
             })?;
         }
         Ok(())
@@ -144,26 +144,20 @@ impl Codec for ApiVersionsResponse {
         }
         if version >= 3 {
             let mut tagged: Vec<(u32, usize)> = Vec::new();
-            if version >= 3 && !self.supported_features.is_empty() {
-                tagged.push((
-                    0,
-                    support::vec_len(&self.supported_features, version, version >= 3),
-                ));
+            if !self.supported_features.is_empty() {
+                tagged.push((0, support::vec_len(&self.supported_features, version, true)));
             }
-            if version >= 3 && self.finalized_features_epoch != -1 {
+            if self.finalized_features_epoch != -1 {
                 tagged.push((1, 8));
             }
-            if version >= 3 && !self.finalized_features.is_empty() {
-                tagged.push((
-                    2,
-                    support::vec_len(&self.finalized_features, version, version >= 3),
-                ));
+            if !self.finalized_features.is_empty() {
+                tagged.push((2, support::vec_len(&self.finalized_features, version, true)));
             }
-            if version >= 3 && self.zk_migration_ready {
+            if self.zk_migration_ready {
                 tagged.push((3, 1));
             }
             n += support::tagged_len(&tagged, &self.unknown_tagged_fields, |tag| {
-                matches!(tag, 0 | 1 | 2 | 3) && version >= 3
+                matches!(tag, 0 | 1 | 2 | 3)
             });
         }
         n
@@ -295,7 +289,7 @@ impl Codec for SupportedFeatureKey {
     fn decode(d: &mut Decoder, version: i16) -> Result<Self, DecodeError> {
         let mut this = Self::default();
         if version >= 3 {
-            this.name = d.string(version >= 3, "Name")?;
+            this.name = d.string(true, "Name")?;
         }
         if version >= 3 {
             this.min_version = d.i16()?;
@@ -329,7 +323,7 @@ impl Codec for SupportedFeatureKey {
             });
         }
         if version >= 3 {
-            e.put_string(&self.name, version >= 3)?;
+            e.put_string(&self.name, true)?;
         }
         if version >= 3 {
             e.put_i16(self.min_version);
@@ -346,7 +340,7 @@ impl Codec for SupportedFeatureKey {
     fn encoded_len(&self, version: i16) -> usize {
         let mut n: usize = 0;
         if version >= 3 {
-            n += support::str_len(&self.name, version >= 3);
+            n += support::str_len(&self.name, true);
         }
         if version >= 3 {
             n += 2;
@@ -406,7 +400,7 @@ impl Codec for FinalizedFeatureKey {
     fn decode(d: &mut Decoder, version: i16) -> Result<Self, DecodeError> {
         let mut this = Self::default();
         if version >= 3 {
-            this.name = d.string(version >= 3, "Name")?;
+            this.name = d.string(true, "Name")?;
         }
         if version >= 3 {
             this.max_version_level = d.i16()?;
@@ -440,7 +434,7 @@ impl Codec for FinalizedFeatureKey {
             });
         }
         if version >= 3 {
-            e.put_string(&self.name, version >= 3)?;
+            e.put_string(&self.name, true)?;
         }
         if version >= 3 {
             e.put_i16(self.max_version_level);
@@ -457,7 +451,7 @@ impl Codec for FinalizedFeatureKey {
     fn encoded_len(&self, version: i16) -> usize {
         let mut n: usize = 0;
         if version >= 3 {
-            n += support::str_len(&self.name, version >= 3);
+            n += support::str_len(&self.name, true);
         }
         if version >= 3 {
             n += 2;

@@ -140,14 +140,10 @@ impl Codec for CreatableTopicConfigs {
     fn decode(d: &mut Decoder, version: i16) -> Result<Self, DecodeError> {
         let mut this = Self::default();
         if version >= 5 {
-            this.name = d.string(version >= 5, "Name")?;
+            this.name = d.string(true, "Name")?;
         }
         if version >= 5 {
-            this.value = if version >= 5 {
-                d.nullable_string(version >= 5)?
-            } else {
-                Some(d.string(version >= 5, "Value")?)
-            };
+            this.value = d.nullable_string(true)?;
         }
         if version >= 5 {
             this.read_only = d.bool()?;
@@ -190,17 +186,10 @@ impl Codec for CreatableTopicConfigs {
             });
         }
         if version >= 5 {
-            e.put_string(&self.name, version >= 5)?;
+            e.put_string(&self.name, true)?;
         }
         if version >= 5 {
-            if version >= 5 {
-                e.put_nullable_string(self.value.as_deref(), version >= 5)?;
-            } else {
-                e.put_string(
-                    support::non_null(self.value.as_deref(), "Value", version)?,
-                    version >= 5,
-                )?;
-            }
+            e.put_nullable_string(self.value.as_deref(), true)?;
         }
         if version >= 5 {
             e.put_bool(self.read_only);
@@ -220,10 +209,10 @@ impl Codec for CreatableTopicConfigs {
     fn encoded_len(&self, version: i16) -> usize {
         let mut n: usize = 0;
         if version >= 5 {
-            n += support::str_len(&self.name, version >= 5);
+            n += support::str_len(&self.name, true);
         }
         if version >= 5 {
-            n += support::nullable_str_len(self.value.as_deref(), version >= 5);
+            n += support::nullable_str_len(self.value.as_deref(), true);
         }
         if version >= 5 {
             n += 1;
@@ -315,15 +304,11 @@ impl Codec for CreatableTopicResult {
             this.replication_factor = d.i16()?;
         }
         if version >= 5 {
-            this.configs = if version >= 5 {
-                support::decode_nullable_vec(d, version, version >= 5)?
-            } else {
-                Some(support::decode_vec(d, version, version >= 5, "Configs")?)
-            };
+            this.configs = support::decode_nullable_vec(d, version, true)?;
         }
         if version >= 5 {
             this.unknown_tagged_fields = d.tagged_fields(|tag, d| match tag {
-                0 if version >= 5 => {
+                0 => {
                     this.topic_config_error_code = d.i16()?;
                     Ok(true)
                 }
@@ -349,27 +334,18 @@ impl Codec for CreatableTopicResult {
             e.put_i16(self.replication_factor);
         }
         if version >= 5 {
-            if version >= 5 {
-                support::encode_nullable_vec(e, self.configs.as_deref(), version, version >= 5)?;
-            } else {
-                support::encode_vec(
-                    e,
-                    support::non_null(self.configs.as_deref(), "Configs", version)?,
-                    version,
-                    version >= 5,
-                )?;
-            }
+            support::encode_nullable_vec(e, self.configs.as_deref(), version, true)?;
         }
         if version >= 5 {
             let mut tagged: Vec<(u32, Bytes)> = Vec::new();
-            if version >= 5 && self.topic_config_error_code != 0 {
+            if self.topic_config_error_code != 0 {
                 let mut buf = Encoder::new();
                 let e = &mut buf;
                 e.put_i16(self.topic_config_error_code);
                 tagged.push((0, buf.into_bytes()));
             }
             support::put_tagged(e, &tagged, &self.unknown_tagged_fields, |tag| {
-                matches!(tag, 0) && version >= 5
+                matches!(tag, 0)
             })?;
         }
         Ok(())
@@ -392,16 +368,14 @@ impl Codec for CreatableTopicResult {
             n += 2;
         }
         if version >= 5 {
-            n += support::nullable_vec_len(self.configs.as_deref(), version, version >= 5);
+            n += support::nullable_vec_len(self.configs.as_deref(), version, true);
         }
         if version >= 5 {
             let mut tagged: Vec<(u32, usize)> = Vec::new();
-            if version >= 5 && self.topic_config_error_code != 0 {
+            if self.topic_config_error_code != 0 {
                 tagged.push((0, 2));
             }
-            n += support::tagged_len(&tagged, &self.unknown_tagged_fields, |tag| {
-                matches!(tag, 0) && version >= 5
-            });
+            n += support::tagged_len(&tagged, &self.unknown_tagged_fields, |tag| matches!(tag, 0));
         }
         n
     }

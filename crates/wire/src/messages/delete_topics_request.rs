@@ -48,7 +48,7 @@ impl Codec for DeleteTopicsRequest {
         }
         let mut this = Self::default();
         if version >= 6 {
-            this.topics = support::decode_vec(d, version, version >= 4, "Topics")?;
+            this.topics = support::decode_vec(d, version, true, "Topics")?;
         }
         if version <= 5 {
             this.topic_names = support::decode_vec(d, version, version >= 4, "TopicNames")?;
@@ -74,7 +74,7 @@ impl Codec for DeleteTopicsRequest {
             });
         }
         if version >= 6 {
-            support::encode_vec(e, &self.topics, version, version >= 4)?;
+            support::encode_vec(e, &self.topics, version, true)?;
         }
         if version <= 5 {
             support::encode_vec(e, &self.topic_names, version, version >= 4)?;
@@ -89,7 +89,7 @@ impl Codec for DeleteTopicsRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let mut n: usize = 0;
         if version >= 6 {
-            n += support::vec_len(&self.topics, version, version >= 4);
+            n += support::vec_len(&self.topics, version, true);
         }
         if version <= 5 {
             n += support::vec_len(&self.topic_names, version, version >= 4);
@@ -149,11 +149,7 @@ impl Codec for DeleteTopicState {
     fn decode(d: &mut Decoder, version: i16) -> Result<Self, DecodeError> {
         let mut this = Self::default();
         if version >= 6 {
-            this.name = if version >= 6 {
-                d.nullable_string(version >= 4)?
-            } else {
-                Some(d.string(version >= 4, "Name")?)
-            };
+            this.name = d.nullable_string(true)?;
         }
         if version >= 6 {
             this.topic_id = d.uuid()?;
@@ -178,14 +174,7 @@ impl Codec for DeleteTopicState {
             });
         }
         if version >= 6 {
-            if version >= 6 {
-                e.put_nullable_string(self.name.as_deref(), version >= 4)?;
-            } else {
-                e.put_string(
-                    support::non_null(self.name.as_deref(), "Name", version)?,
-                    version >= 4,
-                )?;
-            }
+            e.put_nullable_string(self.name.as_deref(), true)?;
         }
         if version >= 6 {
             e.put_uuid(&self.topic_id);
@@ -199,7 +188,7 @@ impl Codec for DeleteTopicState {
     fn encoded_len(&self, version: i16) -> usize {
         let mut n: usize = 0;
         if version >= 6 {
-            n += support::nullable_str_len(self.name.as_deref(), version >= 4);
+            n += support::nullable_str_len(self.name.as_deref(), true);
         }
         if version >= 6 {
             n += 16;

@@ -146,11 +146,7 @@ impl Codec for DeletableTopicResult {
         }
         this.error_code = d.i16()?;
         if version >= 5 {
-            this.error_message = if version >= 5 {
-                d.nullable_string(version >= 4)?
-            } else {
-                Some(d.string(version >= 4, "ErrorMessage")?)
-            };
+            this.error_message = d.nullable_string(true)?;
         }
         if version >= 4 {
             this.unknown_tagged_fields = d.tagged_fields(|_, _| Ok(false))?;
@@ -172,14 +168,7 @@ impl Codec for DeletableTopicResult {
         }
         e.put_i16(self.error_code);
         if version >= 5 {
-            if version >= 5 {
-                e.put_nullable_string(self.error_message.as_deref(), version >= 4)?;
-            } else {
-                e.put_string(
-                    support::non_null(self.error_message.as_deref(), "ErrorMessage", version)?,
-                    version >= 4,
-                )?;
-            }
+            e.put_nullable_string(self.error_message.as_deref(), true)?;
         }
         if version >= 4 {
             support::put_tagged(e, &[], &self.unknown_tagged_fields, |_| false)?;
@@ -195,7 +184,7 @@ impl Codec for DeletableTopicResult {
         }
         n += 2;
         if version >= 5 {
-            n += support::nullable_str_len(self.error_message.as_deref(), version >= 4);
+            n += support::nullable_str_len(self.error_message.as_deref(), true);
         }
         if version >= 4 {
             n += support::tagged_len(&[], &self.unknown_tagged_fields, |_| false);

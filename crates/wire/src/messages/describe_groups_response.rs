@@ -144,11 +144,7 @@ impl Codec for DescribedGroupMember {
         let mut this = Self::default();
         this.member_id = d.string(version >= 5, "MemberId")?;
         if version >= 4 {
-            this.group_instance_id = if version >= 4 {
-                d.nullable_string(version >= 5)?
-            } else {
-                Some(d.string(version >= 5, "GroupInstanceId")?)
-            };
+            this.group_instance_id = d.nullable_string(version >= 5)?;
         }
         this.client_id = d.string(version >= 5, "ClientId")?;
         this.client_host = d.string(version >= 5, "ClientHost")?;
@@ -163,18 +159,7 @@ impl Codec for DescribedGroupMember {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         e.put_string(&self.member_id, version >= 5)?;
         if version >= 4 {
-            if version >= 4 {
-                e.put_nullable_string(self.group_instance_id.as_deref(), version >= 5)?;
-            } else {
-                e.put_string(
-                    support::non_null(
-                        self.group_instance_id.as_deref(),
-                        "GroupInstanceId",
-                        version,
-                    )?,
-                    version >= 5,
-                )?;
-            }
+            e.put_nullable_string(self.group_instance_id.as_deref(), version >= 5)?;
         }
         e.put_string(&self.client_id, version >= 5)?;
         e.put_string(&self.client_host, version >= 5)?;

@@ -101,12 +101,8 @@ impl Codec for FetchRequest {
         }
         if version >= 12 {
             this.unknown_tagged_fields = d.tagged_fields(|tag, d| match tag {
-                0 if version >= 12 => {
-                    this.cluster_id = if version >= 12 {
-                        d.nullable_string(version >= 12)?
-                    } else {
-                        Some(d.string(version >= 12, "ClusterId")?)
-                    };
+                0 => {
+                    this.cluster_id = d.nullable_string(true)?;
                     Ok(true)
                 }
                 1 if version >= 15 => {
@@ -170,17 +166,10 @@ impl Codec for FetchRequest {
         }
         if version >= 12 {
             let mut tagged: Vec<(u32, Bytes)> = Vec::new();
-            if version >= 12 && self.cluster_id.is_some() {
+            if self.cluster_id.is_some() {
                 let mut buf = Encoder::new();
                 let e = &mut buf;
-                if version >= 12 {
-                    e.put_nullable_string(self.cluster_id.as_deref(), version >= 12)?;
-                } else {
-                    e.put_string(
-                        support::non_null(self.cluster_id.as_deref(), "ClusterId", version)?,
-                        version >= 12,
-                    )?;
-                }
+                e.put_nullable_string(self.cluster_id.as_deref(), true)?;
                 tagged.push((0, buf.into_bytes()));
             }
             if version >= 15 && self.replica_state != ReplicaState::default() {
@@ -190,7 +179,7 @@ impl Codec for FetchRequest {
                 tagged.push((1, buf.into_bytes()));
             }
             support::put_tagged(e, &tagged, &self.unknown_tagged_fields, |tag| match tag {
-                0 => version >= 12,
+                0 => true,
                 1 => version >= 15,
                 _ => false,
             })?;
@@ -226,17 +215,17 @@ impl Codec for FetchRequest {
         }
         if version >= 12 {
             let mut tagged: Vec<(u32, usize)> = Vec::new();
-            if version >= 12 && self.cluster_id.is_some() {
+            if self.cluster_id.is_some() {
                 tagged.push((
                     0,
-                    support::nullable_str_len(self.cluster_id.as_deref(), version >= 12),
+                    support::nullable_str_len(self.cluster_id.as_deref(), true),
                 ));
             }
             if version >= 15 && self.replica_state != ReplicaState::default() {
                 tagged.push((1, self.replica_state.encoded_len(version)));
             }
             n += support::tagged_len(&tagged, &self.unknown_tagged_fields, |tag| match tag {
-                0 => version >= 12,
+                0 => true,
                 1 => version >= 15,
                 _ => false,
             });

@@ -66,8 +66,7 @@ impl Codec for FetchResponse {
         if version >= 12 {
             this.unknown_tagged_fields = d.tagged_fields(|tag, d| match tag {
                 0 if version >= 16 => {
-                    this.node_endpoints =
-                        support::decode_vec(d, version, version >= 12, "NodeEndpoints")?;
+                    this.node_endpoints = support::decode_vec(d, version, true, "NodeEndpoints")?;
                     Ok(true)
                 }
                 _ => Ok(false),
@@ -110,7 +109,7 @@ impl Codec for FetchResponse {
             if version >= 16 && !self.node_endpoints.is_empty() {
                 let mut buf = Encoder::new();
                 let e = &mut buf;
-                support::encode_vec(e, &self.node_endpoints, version, version >= 12)?;
+                support::encode_vec(e, &self.node_endpoints, version, true)?;
                 tagged.push((0, buf.into_bytes()));
             }
             support::put_tagged(e, &tagged, &self.unknown_tagged_fields, |tag| {
@@ -135,10 +134,7 @@ impl Codec for FetchResponse {
         if version >= 12 {
             let mut tagged: Vec<(u32, usize)> = Vec::new();
             if version >= 16 && !self.node_endpoints.is_empty() {
-                tagged.push((
-                    0,
-                    support::vec_len(&self.node_endpoints, version, version >= 12),
-                ));
+                tagged.push((0, support::vec_len(&self.node_endpoints, version, true)));
             }
             n += support::tagged_len(&tagged, &self.unknown_tagged_fields, |tag| {
                 matches!(tag, 0) && version >= 16
@@ -579,16 +575,7 @@ impl Codec for PartitionData {
             this.log_start_offset = d.i64()?;
         }
         if version >= 4 {
-            this.aborted_transactions = if version >= 4 {
-                support::decode_nullable_vec(d, version, version >= 12)?
-            } else {
-                Some(support::decode_vec(
-                    d,
-                    version,
-                    version >= 12,
-                    "AbortedTransactions",
-                )?)
-            };
+            this.aborted_transactions = support::decode_nullable_vec(d, version, version >= 12)?;
         }
         if version >= 11 {
             this.preferred_read_replica = d.i32()?;
@@ -596,15 +583,15 @@ impl Codec for PartitionData {
         this.records = d.nullable_bytes(version >= 12)?;
         if version >= 12 {
             this.unknown_tagged_fields = d.tagged_fields(|tag, d| match tag {
-                0 if version >= 12 => {
+                0 => {
                     this.diverging_epoch = EpochEndOffset::decode(d, version)?;
                     Ok(true)
                 }
-                1 if version >= 12 => {
+                1 => {
                     this.current_leader = LeaderIdAndEpoch::decode(d, version)?;
                     Ok(true)
                 }
-                2 if version >= 12 => {
+                2 => {
                     this.snapshot_id = SnapshotId::decode(d, version)?;
                     Ok(true)
                 }
@@ -649,25 +636,12 @@ impl Codec for PartitionData {
             e.put_i64(self.log_start_offset);
         }
         if version >= 4 {
-            if version >= 4 {
-                support::encode_nullable_vec(
-                    e,
-                    self.aborted_transactions.as_deref(),
-                    version,
-                    version >= 12,
-                )?;
-            } else {
-                support::encode_vec(
-                    e,
-                    support::non_null(
-                        self.aborted_transactions.as_deref(),
-                        "AbortedTransactions",
-                        version,
-                    )?,
-                    version,
-                    version >= 12,
-                )?;
-            }
+            support::encode_nullable_vec(
+                e,
+                self.aborted_transactions.as_deref(),
+                version,
+                version >= 12,
+            )?;
         }
         if version >= 11 {
             e.put_i32(self.preferred_read_replica);
@@ -675,26 +649,26 @@ impl Codec for PartitionData {
         e.put_nullable_bytes(self.records.as_ref(), version >= 12)?;
         if version >= 12 {
             let mut tagged: Vec<(u32, Bytes)> = Vec::new();
-            if version >= 12 && self.diverging_epoch != EpochEndOffset::default() {
+            if self.diverging_epoch != EpochEndOffset::default() {
                 let mut buf = Encoder::new();
                 let e = &mut buf;
                 self.diverging_epoch.encode(e, version)?;
                 tagged.push((0, buf.into_bytes()));
             }
-            if version >= 12 && self.current_leader != LeaderIdAndEpoch::default() {
+            if self.current_leader != LeaderIdAndEpoch::default() {
                 let mut buf = Encoder::new();
                 let e = &mut buf;
                 self.current_leader.encode(e, version)?;
                 tagged.push((1, buf.into_bytes()));
             }
-            if version >= 12 && self.snapshot_id != SnapshotId::default() {
+            if self.snapshot_id != SnapshotId::default() {
                 let mut buf = Encoder::new();
                 let e = &mut buf;
                 self.snapshot_id.encode(e, version)?;
                 tagged.push((2, buf.into_bytes()));
             }
             support::put_tagged(e, &tagged, &self.unknown_tagged_fields, |tag| {
-                matches!(tag, 0 | 1 | 2) && version >= 12
+                matches!(tag, 0 | 1 | 2)
             })?;
         }
         Ok(())
@@ -724,17 +698,17 @@ impl Codec for PartitionData {
         n += support::nullable_bytes_len(self.records.as_ref(), version >= 12);
         if version >= 12 {
             let mut tagged: Vec<(u32, usize)> = Vec::new();
-            if version >= 12 && self.diverging_epoch != EpochEndOffset::default() {
+            if self.diverging_epoch != EpochEndOffset::default() {
                 tagged.push((0, self.diverging_epoch.encoded_len(version)));
             }
-            if version >= 12 && self.current_leader != LeaderIdAndEpoch::default() {
+            if self.current_leader != LeaderIdAndEpoch::default() {
                 tagged.push((1, self.current_leader.encoded_len(version)));
             }
-            if version >= 12 && self.snapshot_id != SnapshotId::default() {
+            if self.snapshot_id != SnapshotId::default() {
                 tagged.push((2, self.snapshot_id.encoded_len(version)));
             }
             n += support::tagged_len(&tagged, &self.unknown_tagged_fields, |tag| {
-                matches!(tag, 0 | 1 | 2) && version >= 12
+                matches!(tag, 0 | 1 | 2)
             });
         }
         n
@@ -879,17 +853,13 @@ impl Codec for NodeEndpoint {
             this.node_id = d.i32()?;
         }
         if version >= 16 {
-            this.host = d.string(version >= 12, "Host")?;
+            this.host = d.string(true, "Host")?;
         }
         if version >= 16 {
             this.port = d.i32()?;
         }
         if version >= 16 {
-            this.rack = if version >= 16 {
-                d.nullable_string(version >= 12)?
-            } else {
-                Some(d.string(version >= 12, "Rack")?)
-            };
+            this.rack = d.nullable_string(true)?;
         }
         if version >= 12 {
             this.unknown_tagged_fields = d.tagged_fields(|_, _| Ok(false))?;
@@ -926,20 +896,13 @@ impl Codec for NodeEndpoint {
             e.put_i32(self.node_id);
         }
         if version >= 16 {
-            e.put_string(&self.host, version >= 12)?;
+            e.put_string(&self.host, true)?;
         }
         if version >= 16 {
             e.put_i32(self.port);
         }
         if version >= 16 {
-            if version >= 16 {
-                e.put_nullable_string(self.rack.as_deref(), version >= 12)?;
-            } else {
-                e.put_string(
-                    support::non_null(self.rack.as_deref(), "Rack", version)?,
-                    version >= 12,
-                )?;
-            }
+            e.put_nullable_string(self.rack.as_deref(), true)?;
         }
         if version >= 12 {
             support::put_tagged(e, &[], &self.unknown_tagged_fields, |_| false)?;
@@ -953,13 +916,13 @@ impl Codec for NodeEndpoint {
             n += 4;
         }
         if version >= 16 {
-            n += support::str_len(&self.host, version >= 12);
+            n += support::str_len(&self.host, true);
         }
         if version >= 16 {
             n += 4;
         }
         if version >= 16 {
-            n += support::nullable_str_len(self.rack.as_deref(), version >= 12);
+            n += support::nullable_str_len(self.rack.as_deref(), true);
         }
         if version >= 12 {
             n += support::tagged_len(&[], &self.unknown_tagged_fields, |_| false);

@@ -54,8 +54,7 @@ impl Codec for FindCoordinatorRequest {
             this.key_type = d.i8()?;
         }
         if version >= 4 {
-            this.coordinator_keys =
-                support::decode_vec(d, version, version >= 3, "CoordinatorKeys")?;
+            this.coordinator_keys = support::decode_vec(d, version, true, "CoordinatorKeys")?;
         }
         if version >= 3 {
             this.unknown_tagged_fields = d.tagged_fields(|_, _| Ok(false))?;
@@ -95,7 +94,7 @@ impl Codec for FindCoordinatorRequest {
             e.put_i8(self.key_type);
         }
         if version >= 4 {
-            support::encode_vec(e, &self.coordinator_keys, version, version >= 3)?;
+            support::encode_vec(e, &self.coordinator_keys, version, true)?;
         }
         if version >= 3 {
             support::put_tagged(e, &[], &self.unknown_tagged_fields, |_| false)?;
@@ -112,7 +111,7 @@ impl Codec for FindCoordinatorRequest {
             n += 1;
         }
         if version >= 4 {
-            n += support::vec_len(&self.coordinator_keys, version, version >= 3);
+            n += support::vec_len(&self.coordinator_keys, version, true);
         }
         if version >= 3 {
             n += support::tagged_len(&[], &self.unknown_tagged_fields, |_| false);

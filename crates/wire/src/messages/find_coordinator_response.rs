@@ -66,11 +66,7 @@ impl Codec for FindCoordinatorResponse {
             this.error_code = d.i16()?;
         }
         if (1..=3).contains(&version) {
-            this.error_message = if (1..=3).contains(&version) {
-                d.nullable_string(version >= 3)?
-            } else {
-                Some(d.string(version >= 3, "ErrorMessage")?)
-            };
+            this.error_message = d.nullable_string(version >= 3)?;
         }
         if version <= 3 {
             this.node_id = d.i32()?;
@@ -82,7 +78,7 @@ impl Codec for FindCoordinatorResponse {
             this.port = d.i32()?;
         }
         if version >= 4 {
-            this.coordinators = support::decode_vec(d, version, version >= 3, "Coordinators")?;
+            this.coordinators = support::decode_vec(d, version, true, "Coordinators")?;
         }
         if version >= 3 {
             this.unknown_tagged_fields = d.tagged_fields(|_, _| Ok(false))?;
@@ -134,14 +130,7 @@ impl Codec for FindCoordinatorResponse {
             e.put_i16(self.error_code);
         }
         if (1..=3).contains(&version) {
-            if (1..=3).contains(&version) {
-                e.put_nullable_string(self.error_message.as_deref(), version >= 3)?;
-            } else {
-                e.put_string(
-                    support::non_null(self.error_message.as_deref(), "ErrorMessage", version)?,
-                    version >= 3,
-                )?;
-            }
+            e.put_nullable_string(self.error_message.as_deref(), version >= 3)?;
         }
         if version <= 3 {
             e.put_i32(self.node_id);
@@ -153,7 +142,7 @@ impl Codec for FindCoordinatorResponse {
             e.put_i32(self.port);
         }
         if version >= 4 {
-            support::encode_vec(e, &self.coordinators, version, version >= 3)?;
+            support::encode_vec(e, &self.coordinators, version, true)?;
         }
         if version >= 3 {
             support::put_tagged(e, &[], &self.unknown_tagged_fields, |_| false)?;
@@ -182,7 +171,7 @@ impl Codec for FindCoordinatorResponse {
             n += 4;
         }
         if version >= 4 {
-            n += support::vec_len(&self.coordinators, version, version >= 3);
+            n += support::vec_len(&self.coordinators, version, true);
         }
         if version >= 3 {
             n += support::tagged_len(&[], &self.unknown_tagged_fields, |_| false);
@@ -250,13 +239,13 @@ impl Codec for Coordinator {
     fn decode(d: &mut Decoder, version: i16) -> Result<Self, DecodeError> {
         let mut this = Self::default();
         if version >= 4 {
-            this.key = d.string(version >= 3, "Key")?;
+            this.key = d.string(true, "Key")?;
         }
         if version >= 4 {
             this.node_id = d.i32()?;
         }
         if version >= 4 {
-            this.host = d.string(version >= 3, "Host")?;
+            this.host = d.string(true, "Host")?;
         }
         if version >= 4 {
             this.port = d.i32()?;
@@ -265,11 +254,7 @@ impl Codec for Coordinator {
             this.error_code = d.i16()?;
         }
         if version >= 4 {
-            this.error_message = if version >= 4 {
-                d.nullable_string(version >= 3)?
-            } else {
-                Some(d.string(version >= 3, "ErrorMessage")?)
-            };
+            this.error_message = d.nullable_string(true)?;
         }
         if version >= 3 {
             this.unknown_tagged_fields = d.tagged_fields(|_, _| Ok(false))?;
@@ -309,13 +294,13 @@ impl Codec for Coordinator {
             });
         }
         if version >= 4 {
-            e.put_string(&self.key, version >= 3)?;
+            e.put_string(&self.key, true)?;
         }
         if version >= 4 {
             e.put_i32(self.node_id);
         }
         if version >= 4 {
-            e.put_string(&self.host, version >= 3)?;
+            e.put_string(&self.host, true)?;
         }
         if version >= 4 {
             e.put_i32(self.port);
@@ -324,14 +309,7 @@ impl Codec for Coordinator {
             e.put_i16(self.error_code);
         }
         if version >= 4 {
-            if version >= 4 {
-                e.put_nullable_string(self.error_message.as_deref(), version >= 3)?;
-            } else {
-                e.put_string(
-                    support::non_null(self.error_message.as_deref(), "ErrorMessage", version)?,
-                    version >= 3,
-                )?;
-            }
+            e.put_nullable_string(self.error_message.as_deref(), true)?;
         }
         if version >= 3 {
             support::put_tagged(e, &[], &self.unknown_tagged_fields, |_| false)?;
@@ -342,13 +320,13 @@ impl Codec for Coordinator {
     fn encoded_len(&self, version: i16) -> usize {
         let mut n: usize = 0;
         if version >= 4 {
-            n += support::str_len(&self.key, version >= 3);
+            n += support::str_len(&self.key, true);
         }
         if version >= 4 {
             n += 4;
         }
         if version >= 4 {
-            n += support::str_len(&self.host, version >= 3);
+            n += support::str_len(&self.host, true);
         }
         if version >= 4 {
             n += 4;
@@ -357,7 +335,7 @@ impl Codec for Coordinator {
             n += 2;
         }
         if version >= 4 {
-            n += support::nullable_str_len(self.error_message.as_deref(), version >= 3);
+            n += support::nullable_str_len(self.error_message.as_deref(), true);
         }
         if version >= 3 {
             n += support::tagged_len(&[], &self.unknown_tagged_fields, |_| false);

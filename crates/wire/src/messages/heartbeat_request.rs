@@ -54,11 +54,7 @@ impl Codec for HeartbeatRequest {
         this.generation_id = d.i32()?;
         this.member_id = d.string(version >= 4, "MemberId")?;
         if version >= 3 {
-            this.group_instance_id = if version >= 3 {
-                d.nullable_string(version >= 4)?
-            } else {
-                Some(d.string(version >= 4, "GroupInstanceId")?)
-            };
+            this.group_instance_id = d.nullable_string(version >= 4)?;
         }
         if version >= 4 {
             this.unknown_tagged_fields = d.tagged_fields(|_, _| Ok(false))?;
@@ -83,18 +79,7 @@ impl Codec for HeartbeatRequest {
         e.put_i32(self.generation_id);
         e.put_string(&self.member_id, version >= 4)?;
         if version >= 3 {
-            if version >= 3 {
-                e.put_nullable_string(self.group_instance_id.as_deref(), version >= 4)?;
-            } else {
-                e.put_string(
-                    support::non_null(
-                        self.group_instance_id.as_deref(),
-                        "GroupInstanceId",
-                        version,
-                    )?,
-                    version >= 4,
-                )?;
-            }
+            e.put_nullable_string(self.group_instance_id.as_deref(), version >= 4)?;
         }
         if version >= 4 {
             support::put_tagged(e, &[], &self.unknown_tagged_fields, |_| false)?;

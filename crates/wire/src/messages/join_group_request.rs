@@ -69,20 +69,12 @@ impl Codec for JoinGroupRequest {
         }
         this.member_id = d.string(version >= 6, "MemberId")?;
         if version >= 5 {
-            this.group_instance_id = if version >= 5 {
-                d.nullable_string(version >= 6)?
-            } else {
-                Some(d.string(version >= 6, "GroupInstanceId")?)
-            };
+            this.group_instance_id = d.nullable_string(version >= 6)?;
         }
         this.protocol_type = d.string(version >= 6, "ProtocolType")?;
         this.protocols = support::decode_vec(d, version, version >= 6, "Protocols")?;
         if version >= 8 {
-            this.reason = if version >= 8 {
-                d.nullable_string(version >= 6)?
-            } else {
-                Some(d.string(version >= 6, "Reason")?)
-            };
+            this.reason = d.nullable_string(true)?;
         }
         if version >= 6 {
             this.unknown_tagged_fields = d.tagged_fields(|_, _| Ok(false))?;
@@ -110,30 +102,12 @@ impl Codec for JoinGroupRequest {
         }
         e.put_string(&self.member_id, version >= 6)?;
         if version >= 5 {
-            if version >= 5 {
-                e.put_nullable_string(self.group_instance_id.as_deref(), version >= 6)?;
-            } else {
-                e.put_string(
-                    support::non_null(
-                        self.group_instance_id.as_deref(),
-                        "GroupInstanceId",
-                        version,
-                    )?,
-                    version >= 6,
-                )?;
-            }
+            e.put_nullable_string(self.group_instance_id.as_deref(), version >= 6)?;
         }
         e.put_string(&self.protocol_type, version >= 6)?;
         support::encode_vec(e, &self.protocols, version, version >= 6)?;
         if version >= 8 {
-            if version >= 8 {
-                e.put_nullable_string(self.reason.as_deref(), version >= 6)?;
-            } else {
-                e.put_string(
-                    support::non_null(self.reason.as_deref(), "Reason", version)?,
-                    version >= 6,
-                )?;
-            }
+            e.put_nullable_string(self.reason.as_deref(), true)?;
         }
         if version >= 6 {
             support::put_tagged(e, &[], &self.unknown_tagged_fields, |_| false)?;
@@ -155,7 +129,7 @@ impl Codec for JoinGroupRequest {
         n += support::str_len(&self.protocol_type, version >= 6);
         n += support::vec_len(&self.protocols, version, version >= 6);
         if version >= 8 {
-            n += support::nullable_str_len(self.reason.as_deref(), version >= 6);
+            n += support::nullable_str_len(self.reason.as_deref(), true);
         }
         if version >= 6 {
             n += support::tagged_len(&[], &self.unknown_tagged_fields, |_| false);

@@ -71,11 +71,7 @@ impl Codec for JoinGroupResponse {
         this.error_code = d.i16()?;
         this.generation_id = d.i32()?;
         if version >= 7 {
-            this.protocol_type = if version >= 7 {
-                d.nullable_string(version >= 6)?
-            } else {
-                Some(d.string(version >= 6, "ProtocolType")?)
-            };
+            this.protocol_type = d.nullable_string(true)?;
         }
         this.protocol_name = if version >= 7 {
             d.nullable_string(version >= 6)?
@@ -113,14 +109,7 @@ impl Codec for JoinGroupResponse {
         e.put_i16(self.error_code);
         e.put_i32(self.generation_id);
         if version >= 7 {
-            if version >= 7 {
-                e.put_nullable_string(self.protocol_type.as_deref(), version >= 6)?;
-            } else {
-                e.put_string(
-                    support::non_null(self.protocol_type.as_deref(), "ProtocolType", version)?,
-                    version >= 6,
-                )?;
-            }
+            e.put_nullable_string(self.protocol_type.as_deref(), true)?;
         }
         if version >= 7 {
             e.put_nullable_string(self.protocol_name.as_deref(), version >= 6)?;
@@ -150,7 +139,7 @@ impl Codec for JoinGroupResponse {
         n += 2;
         n += 4;
         if version >= 7 {
-            n += support::nullable_str_len(self.protocol_type.as_deref(), version >= 6);
+            n += support::nullable_str_len(self.protocol_type.as_deref(), true);
         }
         n += support::nullable_str_len(self.protocol_name.as_deref(), version >= 6);
         n += support::str_len(&self.leader, version >= 6);
@@ -217,11 +206,7 @@ impl Codec for JoinGroupResponseMember {
         let mut this = Self::default();
         this.member_id = d.string(version >= 6, "MemberId")?;
         if version >= 5 {
-            this.group_instance_id = if version >= 5 {
-                d.nullable_string(version >= 6)?
-            } else {
-                Some(d.string(version >= 6, "GroupInstanceId")?)
-            };
+            this.group_instance_id = d.nullable_string(version >= 6)?;
         }
         this.metadata = d.bytes(version >= 6, "Metadata")?;
         if version >= 6 {
@@ -233,18 +218,7 @@ impl Codec for JoinGroupResponseMember {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         e.put_string(&self.member_id, version >= 6)?;
         if version >= 5 {
-            if version >= 5 {
-                e.put_nullable_string(self.group_instance_id.as_deref(), version >= 6)?;
-            } else {
-                e.put_string(
-                    support::non_null(
-                        self.group_instance_id.as_deref(),
-                        "GroupInstanceId",
-                        version,
-                    )?,
-                    version >= 6,
-                )?;
-            }
+            e.put_nullable_string(self.group_instance_id.as_deref(), version >= 6)?;
         }
         e.put_bytes(&self.metadata, version >= 6)?;
         if version >= 6 {

@@ -49,7 +49,7 @@ impl Codec for LeaveGroupRequest {
         let mut this = Self::default();
         this.group_id = d.string(version >= 4, "GroupId")?;
         if version <= 2 {
-            this.member_id = d.string(version >= 4, "MemberId")?;
+            this.member_id = d.string(false, "MemberId")?;
         }
         if version >= 3 {
             this.members = support::decode_vec(d, version, version >= 4, "Members")?;
@@ -81,7 +81,7 @@ impl Codec for LeaveGroupRequest {
         }
         e.put_string(&self.group_id, version >= 4)?;
         if version <= 2 {
-            e.put_string(&self.member_id, version >= 4)?;
+            e.put_string(&self.member_id, false)?;
         }
         if version >= 3 {
             support::encode_vec(e, &self.members, version, version >= 4)?;
@@ -96,7 +96,7 @@ impl Codec for LeaveGroupRequest {
         let mut n: usize = 0;
         n += support::str_len(&self.group_id, version >= 4);
         if version <= 2 {
-            n += support::str_len(&self.member_id, version >= 4);
+            n += support::str_len(&self.member_id, false);
         }
         if version >= 3 {
             n += support::vec_len(&self.members, version, version >= 4);
@@ -161,18 +161,10 @@ impl Codec for MemberIdentity {
             this.member_id = d.string(version >= 4, "MemberId")?;
         }
         if version >= 3 {
-            this.group_instance_id = if version >= 3 {
-                d.nullable_string(version >= 4)?
-            } else {
-                Some(d.string(version >= 4, "GroupInstanceId")?)
-            };
+            this.group_instance_id = d.nullable_string(version >= 4)?;
         }
         if version >= 5 {
-            this.reason = if version >= 5 {
-                d.nullable_string(version >= 4)?
-            } else {
-                Some(d.string(version >= 4, "Reason")?)
-            };
+            this.reason = d.nullable_string(true)?;
         }
         if version >= 4 {
             this.unknown_tagged_fields = d.tagged_fields(|_, _| Ok(false))?;
@@ -197,28 +189,10 @@ impl Codec for MemberIdentity {
             e.put_string(&self.member_id, version >= 4)?;
         }
         if version >= 3 {
-            if version >= 3 {
-                e.put_nullable_string(self.group_instance_id.as_deref(), version >= 4)?;
-            } else {
-                e.put_string(
-                    support::non_null(
-                        self.group_instance_id.as_deref(),
-                        "GroupInstanceId",
-                        version,
-                    )?,
-                    version >= 4,
-                )?;
-            }
+            e.put_nullable_string(self.group_instance_id.as_deref(), version >= 4)?;
         }
         if version >= 5 {
-            if version >= 5 {
-                e.put_nullable_string(self.reason.as_deref(), version >= 4)?;
-            } else {
-                e.put_string(
-                    support::non_null(self.reason.as_deref(), "Reason", version)?,
-                    version >= 4,
-                )?;
-            }
+            e.put_nullable_string(self.reason.as_deref(), true)?;
         }
         if version >= 4 {
             support::put_tagged(e, &[], &self.unknown_tagged_fields, |_| false)?;
@@ -235,7 +209,7 @@ impl Codec for MemberIdentity {
             n += support::nullable_str_len(self.group_instance_id.as_deref(), version >= 4);
         }
         if version >= 5 {
-            n += support::nullable_str_len(self.reason.as_deref(), version >= 4);
+            n += support::nullable_str_len(self.reason.as_deref(), true);
         }
         if version >= 4 {
             n += support::tagged_len(&[], &self.unknown_tagged_fields, |_| false);

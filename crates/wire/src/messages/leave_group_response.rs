@@ -155,11 +155,7 @@ impl Codec for MemberResponse {
             this.member_id = d.string(version >= 4, "MemberId")?;
         }
         if version >= 3 {
-            this.group_instance_id = if version >= 3 {
-                d.nullable_string(version >= 4)?
-            } else {
-                Some(d.string(version >= 4, "GroupInstanceId")?)
-            };
+            this.group_instance_id = d.nullable_string(version >= 4)?;
         }
         if version >= 3 {
             this.error_code = d.i16()?;
@@ -193,18 +189,7 @@ impl Codec for MemberResponse {
             e.put_string(&self.member_id, version >= 4)?;
         }
         if version >= 3 {
-            if version >= 3 {
-                e.put_nullable_string(self.group_instance_id.as_deref(), version >= 4)?;
-            } else {
-                e.put_string(
-                    support::non_null(
-                        self.group_instance_id.as_deref(),
-                        "GroupInstanceId",
-                        version,
-                    )?,
-                    version >= 4,
-                )?;
-            }
+            e.put_nullable_string(self.group_instance_id.as_deref(), version >= 4)?;
         }
         if version >= 3 {
             e.put_i16(self.error_code);

@@ -45,10 +45,10 @@ impl Codec for ListGroupsRequest {
         }
         let mut this = Self::default();
         if version >= 4 {
-            this.states_filter = support::decode_vec(d, version, version >= 3, "StatesFilter")?;
+            this.states_filter = support::decode_vec(d, version, true, "StatesFilter")?;
         }
         if version >= 5 {
-            this.types_filter = support::decode_vec(d, version, version >= 3, "TypesFilter")?;
+            this.types_filter = support::decode_vec(d, version, true, "TypesFilter")?;
         }
         if version >= 3 {
             this.unknown_tagged_fields = d.tagged_fields(|_, _| Ok(false))?;
@@ -76,10 +76,10 @@ impl Codec for ListGroupsRequest {
             });
         }
         if version >= 4 {
-            support::encode_vec(e, &self.states_filter, version, version >= 3)?;
+            support::encode_vec(e, &self.states_filter, version, true)?;
         }
         if version >= 5 {
-            support::encode_vec(e, &self.types_filter, version, version >= 3)?;
+            support::encode_vec(e, &self.types_filter, version, true)?;
         }
         if version >= 3 {
             support::put_tagged(e, &[], &self.unknown_tagged_fields, |_| false)?;
@@ -90,10 +90,10 @@ impl Codec for ListGroupsRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let mut n: usize = 0;
         if version >= 4 {
-            n += support::vec_len(&self.states_filter, version, version >= 3);
+            n += support::vec_len(&self.states_filter, version, true);
         }
         if version >= 5 {
-            n += support::vec_len(&self.types_filter, version, version >= 3);
+            n += support::vec_len(&self.types_filter, version, true);
         }
         if version >= 3 {
             n += support::tagged_len(&[], &self.unknown_tagged_fields, |_| false);

@@ -145,10 +145,10 @@ impl Codec for ListedGroup {
         this.group_id = d.string(version >= 3, "GroupId")?;
         this.protocol_type = d.string(version >= 3, "ProtocolType")?;
         if version >= 4 {
-            this.group_state = d.string(version >= 3, "GroupState")?;
+            this.group_state = d.string(true, "GroupState")?;
         }
         if version >= 5 {
-            this.group_type = d.string(version >= 3, "GroupType")?;
+            this.group_type = d.string(true, "GroupType")?;
         }
         if version >= 3 {
             this.unknown_tagged_fields = d.tagged_fields(|_, _| Ok(false))?;
@@ -160,10 +160,10 @@ impl Codec for ListedGroup {
         e.put_string(&self.group_id, version >= 3)?;
         e.put_string(&self.protocol_type, version >= 3)?;
         if version >= 4 {
-            e.put_string(&self.group_state, version >= 3)?;
+            e.put_string(&self.group_state, true)?;
         }
         if version >= 5 {
-            e.put_string(&self.group_type, version >= 3)?;
+            e.put_string(&self.group_type, true)?;
         }
         if version >= 3 {
             support::put_tagged(e, &[], &self.unknown_tagged_fields, |_| false)?;
@@ -176,10 +176,10 @@ impl Codec for ListedGroup {
         n += support::str_len(&self.group_id, version >= 3);
         n += support::str_len(&self.protocol_type, version >= 3);
         if version >= 4 {
-            n += support::str_len(&self.group_state, version >= 3);
+            n += support::str_len(&self.group_state, true);
         }
         if version >= 5 {
-            n += support::str_len(&self.group_type, version >= 3);
+            n += support::str_len(&self.group_type, true);
         }
         if version >= 3 {
             n += support::tagged_len(&[], &self.unknown_tagged_fields, |_| false);

@@ -145,8 +145,7 @@ impl Codec for ListOffsetsPartitionResponse {
         this.partition_index = d.i32()?;
         this.error_code = d.i16()?;
         if version <= 0 {
-            this.old_style_offsets =
-                support::decode_vec(d, version, version >= 6, "OldStyleOffsets")?;
+            this.old_style_offsets = support::decode_vec(d, version, false, "OldStyleOffsets")?;
         }
         if version >= 1 {
             this.timestamp = d.i64()?;
@@ -191,7 +190,7 @@ impl Codec for ListOffsetsPartitionResponse {
         e.put_i32(self.partition_index);
         e.put_i16(self.error_code);
         if version <= 0 {
-            support::encode_vec(e, &self.old_style_offsets, version, version >= 6)?;
+            support::encode_vec(e, &self.old_style_offsets, version, false)?;
         }
         if version >= 1 {
             e.put_i64(self.timestamp);
@@ -213,7 +212,7 @@ impl Codec for ListOffsetsPartitionResponse {
         n += 4;
         n += 2;
         if version <= 0 {
-            n += support::vec_len(&self.old_style_offsets, version, version >= 6);
+            n += support::vec_len(&self.old_style_offsets, version, false);
         }
         if version >= 1 {
             n += 8;

@@ -61,11 +61,7 @@ impl Codec for MetadataResponse {
         }
         this.brokers = support::decode_vec(d, version, version >= 9, "Brokers")?;
         if version >= 2 {
-            this.cluster_id = if version >= 2 {
-                d.nullable_string(version >= 9)?
-            } else {
-                Some(d.string(version >= 9, "ClusterId")?)
-            };
+            this.cluster_id = d.nullable_string(version >= 9)?;
         }
         if version >= 1 {
             this.controller_id = d.i32()?;
@@ -98,14 +94,7 @@ impl Codec for MetadataResponse {
         }
         support::encode_vec(e, &self.brokers, version, version >= 9)?;
         if version >= 2 {
-            if version >= 2 {
-                e.put_nullable_string(self.cluster_id.as_deref(), version >= 9)?;
-            } else {
-                e.put_string(
-                    support::non_null(self.cluster_id.as_deref(), "ClusterId", version)?,
-                    version >= 9,
-                )?;
-            }
+            e.put_nullable_string(self.cluster_id.as_deref(), version >= 9)?;
         }
         if version >= 1 {
             e.put_i32(self.controller_id);
@@ -199,11 +188,7 @@ impl Codec for MetadataResponseBroker {
         this.host = d.string(version >= 9, "Host")?;
         this.port = d.i32()?;
         if version >= 1 {
-            this.rack = if version >= 1 {
-                d.nullable_string(version >= 9)?
-            } else {
-                Some(d.string(version >= 9, "Rack")?)
-            };
+            this.rack = d.nullable_string(version >= 9)?;
         }
         if version >= 9 {
             this.unknown_tagged_fields = d.tagged_fields(|_, _| Ok(false))?;
@@ -216,14 +201,7 @@ impl Codec for MetadataResponseBroker {
         e.put_string(&self.host, version >= 9)?;
         e.put_i32(self.port);
         if version >= 1 {
-            if version >= 1 {
-                e.put_nullable_string(self.rack.as_deref(), version >= 9)?;
-            } else {
-                e.put_string(
-                    support::non_null(self.rack.as_deref(), "Rack", version)?,
-                    version >= 9,
-                )?;
-            }
+            e.put_nullable_string(self.rack.as_deref(), version >= 9)?;
         }
         if version >= 9 {
             support::put_tagged(e, &[], &self.unknown_tagged_fields, |_| false)?;

@@ -64,11 +64,7 @@ impl Codec for OffsetCommitRequest {
             this.member_id = d.string(version >= 8, "MemberId")?;
         }
         if version >= 7 {
-            this.group_instance_id = if version >= 7 {
-                d.nullable_string(version >= 8)?
-            } else {
-                Some(d.string(version >= 8, "GroupInstanceId")?)
-            };
+            this.group_instance_id = d.nullable_string(version >= 8)?;
         }
         if (2..=4).contains(&version) {
             this.retention_time_ms = d.i64()?;
@@ -101,18 +97,7 @@ impl Codec for OffsetCommitRequest {
             e.put_string(&self.member_id, version >= 8)?;
         }
         if version >= 7 {
-            if version >= 7 {
-                e.put_nullable_string(self.group_instance_id.as_deref(), version >= 8)?;
-            } else {
-                e.put_string(
-                    support::non_null(
-                        self.group_instance_id.as_deref(),
-                        "GroupInstanceId",
-                        version,
-                    )?,
-                    version >= 8,
-                )?;
-            }
+            e.put_nullable_string(self.group_instance_id.as_deref(), version >= 8)?;
         }
         if (2..=4).contains(&version) {
             e.put_i64(self.retention_time_ms);

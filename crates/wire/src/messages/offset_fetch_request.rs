@@ -54,14 +54,14 @@ impl Codec for OffsetFetchRequest {
             this.group_id = d.string(version >= 6, "GroupId")?;
         }
         if version <= 7 {
-            this.topics = if (2..=7).contains(&version) {
+            this.topics = if version >= 2 {
                 support::decode_nullable_vec(d, version, version >= 6)?
             } else {
                 Some(support::decode_vec(d, version, version >= 6, "Topics")?)
             };
         }
         if version >= 8 {
-            this.groups = support::decode_vec(d, version, version >= 6, "Groups")?;
+            this.groups = support::decode_vec(d, version, true, "Groups")?;
         }
         if version >= 7 {
             this.require_stable = d.bool()?;
@@ -107,7 +107,7 @@ impl Codec for OffsetFetchRequest {
             e.put_string(&self.group_id, version >= 6)?;
         }
         if version <= 7 {
-            if (2..=7).contains(&version) {
+            if version >= 2 {
                 support::encode_nullable_vec(e, self.topics.as_deref(), version, version >= 6)?;
             } else {
                 support::encode_vec(
@@ -119,7 +119,7 @@ impl Codec for OffsetFetchRequest {
             }
         }
         if version >= 8 {
-            support::encode_vec(e, &self.groups, version, version >= 6)?;
+            support::encode_vec(e, &self.groups, version, true)?;
         }
         if version >= 7 {
             e.put_bool(self.require_stable);
@@ -139,7 +139,7 @@ impl Codec for OffsetFetchRequest {
             n += support::nullable_vec_len(self.topics.as_deref(), version, version >= 6);
         }
         if version >= 8 {
-            n += support::vec_len(&self.groups, version, version >= 6);
+            n += support::vec_len(&self.groups, version, true);
         }
         if version >= 7 {
             n += 1;
@@ -292,11 +292,10 @@ impl Codec for OffsetFetchRequestTopics {
     fn decode(d: &mut Decoder, version: i16) -> Result<Self, DecodeError> {
         let mut this = Self::default();
         if version >= 8 {
-            this.name = d.string(version >= 6, "Name")?;
+            this.name = d.string(true, "Name")?;
         }
         if version >= 8 {
-            this.partition_indexes =
-                support::decode_vec(d, version, version >= 6, "PartitionIndexes")?;
+            this.partition_indexes = support::decode_vec(d, version, true, "PartitionIndexes")?;
         }
         if version >= 6 {
             this.unknown_tagged_fields = d.tagged_fields(|_, _| Ok(false))?;
@@ -318,10 +317,10 @@ impl Codec for OffsetFetchRequestTopics {
             });
         }
         if version >= 8 {
-            e.put_string(&self.name, version >= 6)?;
+            e.put_string(&self.name, true)?;
         }
         if version >= 8 {
-            support::encode_vec(e, &self.partition_indexes, version, version >= 6)?;
+            support::encode_vec(e, &self.partition_indexes, version, true)?;
         }
         if version >= 6 {
             support::put_tagged(e, &[], &self.unknown_tagged_fields, |_| false)?;
@@ -332,10 +331,10 @@ impl Codec for OffsetFetchRequestTopics {
     fn encoded_len(&self, version: i16) -> usize {
         let mut n: usize = 0;
         if version >= 8 {
-            n += support::str_len(&self.name, version >= 6);
+            n += support::str_len(&self.name, true);
         }
         if version >= 8 {
-            n += support::vec_len(&self.partition_indexes, version, version >= 6);
+            n += support::vec_len(&self.partition_indexes, version, true);
         }
         if version >= 6 {
             n += support::tagged_len(&[], &self.unknown_tagged_fields, |_| false);
@@ -392,24 +391,16 @@ impl Codec for OffsetFetchRequestGroup {
     fn decode(d: &mut Decoder, version: i16) -> Result<Self, DecodeError> {
         let mut this = Self::default();
         if version >= 8 {
-            this.group_id = d.string(version >= 6, "GroupId")?;
+            this.group_id = d.string(true, "GroupId")?;
         }
         if version >= 9 {
-            this.member_id = if version >= 9 {
-                d.nullable_string(version >= 6)?
-            } else {
-                Some(d.string(version >= 6, "MemberId")?)
-            };
+            this.member_id = d.nullable_string(true)?;
         }
         if version >= 9 {
             this.member_epoch = d.i32()?;
         }
         if version >= 8 {
-            this.topics = if version >= 8 {
-                support::decode_nullable_vec(d, version, version >= 6)?
-            } else {
-                Some(support::decode_vec(d, version, version >= 6, "Topics")?)
-            };
+            this.topics = support::decode_nullable_vec(d, version, true)?;
         }
         if version >= 6 {
             this.unknown_tagged_fields = d.tagged_fields(|_, _| Ok(false))?;
@@ -431,32 +422,16 @@ impl Codec for OffsetFetchRequestGroup {
             });
         }
         if version >= 8 {
-            e.put_string(&self.group_id, version >= 6)?;
+            e.put_string(&self.group_id, true)?;
         }
         if version >= 9 {
-            if version >= 9 {
-                e.put_nullable_string(self.member_id.as_deref(), version >= 6)?;
-            } else {
-                e.put_string(
-                    support::non_null(self.member_id.as_deref(), "MemberId", version)?,
-                    version >= 6,
-                )?;
-            }
+            e.put_nullable_string(self.member_id.as_deref(), true)?;
         }
         if version >= 9 {
             e.put_i32(self.member_epoch);
         }
         if version >= 8 {
-            if version >= 8 {
-                support::encode_nullable_vec(e, self.topics.as_deref(), version, version >= 6)?;
-            } else {
-                support::encode_vec(
-                    e,
-                    support::non_null(self.topics.as_deref(), "Topics", version)?,
-                    version,
-                    version >= 6,
-                )?;
-            }
+            support::encode_nullable_vec(e, self.topics.as_deref(), version, true)?;
         }
         if version >= 6 {
             support::put_tagged(e, &[], &self.unknown_tagged_fields, |_| false)?;
@@ -467,16 +442,16 @@ impl Codec for OffsetFetchRequestGroup {
     fn encoded_len(&self, version: i16) -> usize {
         let mut n: usize = 0;
         if version >= 8 {
-            n += support::str_len(&self.group_id, version >= 6);
+            n += support::str_len(&self.group_id, true);
         }
         if version >= 9 {
-            n += support::nullable_str_len(self.member_id.as_deref(), version >= 6);
+            n += support::nullable_str_len(self.member_id.as_deref(), true);
         }
         if version >= 9 {
             n += 4;
         }
         if version >= 8 {
-            n += support::nullable_vec_len(self.topics.as_deref(), version, version >= 6);
+            n += support::nullable_vec_len(self.topics.as_deref(), version, true);
         }
         if version >= 6 {
             n += support::tagged_len(&[], &self.unknown_tagged_fields, |_| false);

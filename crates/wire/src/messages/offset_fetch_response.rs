@@ -60,7 +60,7 @@ impl Codec for OffsetFetchResponse {
             this.error_code = d.i16()?;
         }
         if version >= 8 {
-            this.groups = support::decode_vec(d, version, version >= 6, "Groups")?;
+            this.groups = support::decode_vec(d, version, true, "Groups")?;
         }
         if version >= 6 {
             this.unknown_tagged_fields = d.tagged_fields(|_, _| Ok(false))?;
@@ -97,7 +97,7 @@ impl Codec for OffsetFetchResponse {
             e.put_i16(self.error_code);
         }
         if version >= 8 {
-            support::encode_vec(e, &self.groups, version, version >= 6)?;
+            support::encode_vec(e, &self.groups, version, true)?;
         }
         if version >= 6 {
             support::put_tagged(e, &[], &self.unknown_tagged_fields, |_| false)?;
@@ -117,7 +117,7 @@ impl Codec for OffsetFetchResponse {
             n += 2;
         }
         if version >= 8 {
-            n += support::vec_len(&self.groups, version, version >= 6);
+            n += support::vec_len(&self.groups, version, true);
         }
         if version >= 6 {
             n += support::tagged_len(&[], &self.unknown_tagged_fields, |_| false);
@@ -191,11 +191,7 @@ impl Codec for OffsetFetchResponsePartition {
             this.committed_leader_epoch = d.i32()?;
         }
         if version <= 7 {
-            this.metadata = if version <= 7 {
-                d.nullable_string(version >= 6)?
-            } else {
-                Some(d.string(version >= 6, "Metadata")?)
-            };
+            this.metadata = d.nullable_string(version >= 6)?;
         }
         if version <= 7 {
             this.error_code = d.i16()?;
@@ -241,14 +237,7 @@ impl Codec for OffsetFetchResponsePartition {
             e.put_i32(self.committed_leader_epoch);
         }
         if version <= 7 {
-            if version <= 7 {
-                e.put_nullable_string(self.metadata.as_deref(), version >= 6)?;
-            } else {
-                e.put_string(
-                    support::non_null(self.metadata.as_deref(), "Metadata", version)?,
-                    version >= 6,
-                )?;
-            }
+            e.put_nullable_string(self.metadata.as_deref(), version >= 6)?;
         }
         if version <= 7 {
             e.put_i16(self.error_code);
@@ -436,11 +425,7 @@ impl Codec for OffsetFetchResponsePartitions {
             this.committed_leader_epoch = d.i32()?;
         }
         if version >= 8 {
-            this.metadata = if version >= 8 {
-                d.nullable_string(version >= 6)?
-            } else {
-                Some(d.string(version >= 6, "Metadata")?)
-            };
+            this.metadata = d.nullable_string(true)?;
         }
         if version >= 8 {
             this.error_code = d.i16()?;
@@ -486,14 +471,7 @@ impl Codec for OffsetFetchResponsePartitions {
             e.put_i32(self.committed_leader_epoch);
         }
         if version >= 8 {
-            if version >= 8 {
-                e.put_nullable_string(self.metadata.as_deref(), version >= 6)?;
-            } else {
-                e.put_string(
-                    support::non_null(self.metadata.as_deref(), "Metadata", version)?,
-                    version >= 6,
-                )?;
-            }
+            e.put_nullable_string(self.metadata.as_deref(), true)?;
         }
         if version >= 8 {
             e.put_i16(self.error_code);
@@ -516,7 +494,7 @@ impl Codec for OffsetFetchResponsePartitions {
             n += 4;
         }
         if version >= 8 {
-            n += support::nullable_str_len(self.metadata.as_deref(), version >= 6);
+            n += support::nullable_str_len(self.metadata.as_deref(), true);
         }
         if version >= 8 {
             n += 2;
@@ -570,10 +548,10 @@ impl Codec for OffsetFetchResponseTopics {
     fn decode(d: &mut Decoder, version: i16) -> Result<Self, DecodeError> {
         let mut this = Self::default();
         if version >= 8 {
-            this.name = d.string(version >= 6, "Name")?;
+            this.name = d.string(true, "Name")?;
         }
         if version >= 8 {
-            this.partitions = support::decode_vec(d, version, version >= 6, "Partitions")?;
+            this.partitions = support::decode_vec(d, version, true, "Partitions")?;
         }
         if version >= 6 {
             this.unknown_tagged_fields = d.tagged_fields(|_, _| Ok(false))?;
@@ -595,10 +573,10 @@ impl Codec for OffsetFetchResponseTopics {
             });
         }
         if version >= 8 {
-            e.put_string(&self.name, version >= 6)?;
+            e.put_string(&self.name, true)?;
         }
         if version >= 8 {
-            support::encode_vec(e, &self.partitions, version, version >= 6)?;
+            support::encode_vec(e, &self.partitions, version, true)?;
         }
         if version >= 6 {
             support::put_tagged(e, &[], &self.unknown_tagged_fields, |_| false)?;
@@ -609,10 +587,10 @@ impl Codec for OffsetFetchResponseTopics {
     fn encoded_len(&self, version: i16) -> usize {
         let mut n: usize = 0;
         if version >= 8 {
-            n += support::str_len(&self.name, version >= 6);
+            n += support::str_len(&self.name, true);
         }
         if version >= 8 {
-            n += support::vec_len(&self.partitions, version, version >= 6);
+            n += support::vec_len(&self.partitions, version, true);
         }
         if version >= 6 {
             n += support::tagged_len(&[], &self.unknown_tagged_fields, |_| false);
@@ -666,10 +644,10 @@ impl Codec for OffsetFetchResponseGroup {
     fn decode(d: &mut Decoder, version: i16) -> Result<Self, DecodeError> {
         let mut this = Self::default();
         if version >= 8 {
-            this.group_id = d.string(version >= 6, "GroupId")?;
+            this.group_id = d.string(true, "GroupId")?;
         }
         if version >= 8 {
-            this.topics = support::decode_vec(d, version, version >= 6, "Topics")?;
+            this.topics = support::decode_vec(d, version, true, "Topics")?;
         }
         if version >= 8 {
             this.error_code = d.i16()?;
@@ -700,10 +678,10 @@ impl Codec for OffsetFetchResponseGroup {
             });
         }
         if version >= 8 {
-            e.put_string(&self.group_id, version >= 6)?;
+            e.put_string(&self.group_id, true)?;
         }
         if version >= 8 {
-            support::encode_vec(e, &self.topics, version, version >= 6)?;
+            support::encode_vec(e, &self.topics, version, true)?;
         }
         if version >= 8 {
             e.put_i16(self.error_code);
@@ -717,10 +695,10 @@ impl Codec for OffsetFetchResponseGroup {
     fn encoded_len(&self, version: i16) -> usize {
         let mut n: usize = 0;
         if version >= 8 {
-            n += support::str_len(&self.group_id, version >= 6);
+            n += support::str_len(&self.group_id, true);
         }
         if version >= 8 {
-            n += support::vec_len(&self.topics, version, version >= 6);
+            n += support::vec_len(&self.topics, version, true);
         }
         if version >= 8 {
             n += 2;

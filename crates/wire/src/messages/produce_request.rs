@@ -51,11 +51,7 @@ impl Codec for ProduceRequest {
         }
         let mut this = Self::default();
         if version >= 3 {
-            this.transactional_id = if version >= 3 {
-                d.nullable_string(version >= 9)?
-            } else {
-                Some(d.string(version >= 9, "TransactionalId")?)
-            };
+            this.transactional_id = d.nullable_string(version >= 9)?;
         }
         this.acks = d.i16()?;
         this.timeout_ms = d.i32()?;
@@ -80,18 +76,7 @@ impl Codec for ProduceRequest {
             });
         }
         if version >= 3 {
-            if version >= 3 {
-                e.put_nullable_string(self.transactional_id.as_deref(), version >= 9)?;
-            } else {
-                e.put_string(
-                    support::non_null(
-                        self.transactional_id.as_deref(),
-                        "TransactionalId",
-                        version,
-                    )?,
-                    version >= 9,
-                )?;
-            }
+            e.put_nullable_string(self.transactional_id.as_deref(), version >= 9)?;
         }
         e.put_i16(self.acks);
         e.put_i32(self.timeout_ms);

@@ -54,8 +54,7 @@ impl Codec for ProduceResponse {
         if version >= 9 {
             this.unknown_tagged_fields = d.tagged_fields(|tag, d| match tag {
                 0 if version >= 10 => {
-                    this.node_endpoints =
-                        support::decode_vec(d, version, version >= 9, "NodeEndpoints")?;
+                    this.node_endpoints = support::decode_vec(d, version, true, "NodeEndpoints")?;
                     Ok(true)
                 }
                 _ => Ok(false),
@@ -86,7 +85,7 @@ impl Codec for ProduceResponse {
             if version >= 10 && !self.node_endpoints.is_empty() {
                 let mut buf = Encoder::new();
                 let e = &mut buf;
-                support::encode_vec(e, &self.node_endpoints, version, version >= 9)?;
+                support::encode_vec(e, &self.node_endpoints, version, true)?;
                 tagged.push((0, buf.into_bytes()));
             }
             support::put_tagged(e, &tagged, &self.unknown_tagged_fields, |tag| {
@@ -105,10 +104,7 @@ impl Codec for ProduceResponse {
         if version >= 9 {
             let mut tagged: Vec<(u32, usize)> = Vec::new();
             if version >= 10 && !self.node_endpoints.is_empty() {
-                tagged.push((
-                    0,
-                    support::vec_len(&self.node_endpoints, version, version >= 9),
-                ));
+                tagged.push((0, support::vec_len(&self.node_endpoints, version, true)));
             }
             n += support::tagged_len(&tagged, &self.unknown_tagged_fields, |tag| {
                 matches!(tag, 0) && version >= 10
@@ -168,11 +164,7 @@ impl Codec for BatchIndexAndErrorMessage {
             this.batch_index = d.i32()?;
         }
         if version >= 8 {
-            this.batch_index_error_message = if version >= 8 {
-                d.nullable_string(version >= 9)?
-            } else {
-                Some(d.string(version >= 9, "BatchIndexErrorMessage")?)
-            };
+            this.batch_index_error_message = d.nullable_string(version >= 9)?;
         }
         if version >= 9 {
             this.unknown_tagged_fields = d.tagged_fields(|_, _| Ok(false))?;
@@ -197,18 +189,7 @@ impl Codec for BatchIndexAndErrorMessage {
             e.put_i32(self.batch_index);
         }
         if version >= 8 {
-            if version >= 8 {
-                e.put_nullable_string(self.batch_index_error_message.as_deref(), version >= 9)?;
-            } else {
-                e.put_string(
-                    support::non_null(
-                        self.batch_index_error_message.as_deref(),
-                        "BatchIndexErrorMessage",
-                        version,
-                    )?,
-                    version >= 9,
-                )?;
-            }
+            e.put_nullable_string(self.batch_index_error_message.as_deref(), version >= 9)?;
         }
         if version >= 9 {
             support::put_tagged(e, &[], &self.unknown_tagged_fields, |_| false)?;
@@ -396,11 +377,7 @@ impl Codec for PartitionProduceResponse {
             this.record_errors = support::decode_vec(d, version, version >= 9, "RecordErrors")?;
         }
         if version >= 8 {
-            this.error_message = if version >= 8 {
-                d.nullable_string(version >= 9)?
-            } else {
-                Some(d.string(version >= 9, "ErrorMessage")?)
-            };
+            this.error_message = d.nullable_string(version >= 9)?;
         }
         if version >= 9 {
             this.unknown_tagged_fields = d.tagged_fields(|tag, d| match tag {
@@ -434,14 +411,7 @@ impl Codec for PartitionProduceResponse {
             support::encode_vec(e, &self.record_errors, version, version >= 9)?;
         }
         if version >= 8 {
-            if version >= 8 {
-                e.put_nullable_string(self.error_message.as_deref(), version >= 9)?;
-            } else {
-                e.put_string(
-                    support::non_null(self.error_message.as_deref(), "ErrorMessage", version)?,
-                    version >= 9,
-                )?;
-            }
+            e.put_nullable_string(self.error_message.as_deref(), version >= 9)?;
         }
         if version >= 9 {
             let mut tagged: Vec<(u32, Bytes)> = Vec::new();
@@ -609,17 +579,13 @@ impl Codec for NodeEndpoint {
             this.node_id = d.i32()?;
         }
         if version >= 10 {
-            this.host = d.string(version >= 9, "Host")?;
+            this.host = d.string(true, "Host")?;
         }
         if version >= 10 {
             this.port = d.i32()?;
         }
         if version >= 10 {
-            this.rack = if version >= 10 {
-                d.nullable_string(version >= 9)?
-            } else {
-                Some(d.string(version >= 9, "Rack")?)
-            };
+            this.rack = d.nullable_string(true)?;
         }
         if version >= 9 {
             this.unknown_tagged_fields = d.tagged_fields(|_, _| Ok(false))?;
@@ -656,20 +622,13 @@ impl Codec for NodeEndpoint {
             e.put_i32(self.node_id);
         }
         if version >= 10 {
-            e.put_string(&self.host, version >= 9)?;
+            e.put_string(&self.host, true)?;
         }
         if version >= 10 {
             e.put_i32(self.port);
         }
         if version >= 10 {
-            if version >= 10 {
-                e.put_nullable_string(self.rack.as_deref(), version >= 9)?;
-            } else {
-                e.put_string(
-                    support::non_null(self.rack.as_deref(), "Rack", version)?,
-                    version >= 9,
-                )?;
-            }
+            e.put_nullable_string(self.rack.as_deref(), true)?;
         }
         if version >= 9 {
             support::put_tagged(e, &[], &self.unknown_tagged_fields, |_| false)?;
@@ -683,13 +642,13 @@ impl Codec for NodeEndpoint {
             n += 4;
         }
         if version >= 10 {
-            n += support::str_len(&self.host, version >= 9);
+            n += support::str_len(&self.host, true);
         }
         if version >= 10 {
             n += 4;
         }
         if version >= 10 {
-            n += support::nullable_str_len(self.rack.as_deref(), version >= 9);
+            n += support::nullable_str_len(self.rack.as_deref(), true);
         }
         if version >= 9 {
             n += support::tagged_len(&[], &self.unknown_tagged_fields, |_| false);

@@ -53,11 +53,7 @@ impl Codec for RequestHeader {
         this.request_api_version = d.i16()?;
         this.correlation_id = d.i32()?;
         if version >= 1 {
-            this.client_id = if version >= 1 {
-                d.nullable_string(false)?
-            } else {
-                Some(d.string(false, "ClientId")?)
-            };
+            this.client_id = d.nullable_string(false)?;
         }
         if version >= 2 {
             this.unknown_tagged_fields = d.tagged_fields(|_, _| Ok(false))?;
@@ -76,14 +72,7 @@ impl Codec for RequestHeader {
         e.put_i16(self.request_api_version);
         e.put_i32(self.correlation_id);
         if version >= 1 {
-            if version >= 1 {
-                e.put_nullable_string(self.client_id.as_deref(), false)?;
-            } else {
-                e.put_string(
-                    support::non_null(self.client_id.as_deref(), "ClientId", version)?,
-                    false,
-                )?;
-            }
+            e.put_nullable_string(self.client_id.as_deref(), false)?;
         }
         if version >= 2 {
             support::put_tagged(e, &[], &self.unknown_tagged_fields, |_| false)?;

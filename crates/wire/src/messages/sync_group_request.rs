@@ -63,25 +63,13 @@ impl Codec for SyncGroupRequest {
         this.generation_id = d.i32()?;
         this.member_id = d.string(version >= 4, "MemberId")?;
         if version >= 3 {
-            this.group_instance_id = if version >= 3 {
-                d.nullable_string(version >= 4)?
-            } else {
-                Some(d.string(version >= 4, "GroupInstanceId")?)
-            };
+            this.group_instance_id = d.nullable_string(version >= 4)?;
         }
         if version >= 5 {
-            this.protocol_type = if version >= 5 {
-                d.nullable_string(version >= 4)?
-            } else {
-                Some(d.string(version >= 4, "ProtocolType")?)
-            };
+            this.protocol_type = d.nullable_string(true)?;
         }
         if version >= 5 {
-            this.protocol_name = if version >= 5 {
-                d.nullable_string(version >= 4)?
-            } else {
-                Some(d.string(version >= 4, "ProtocolName")?)
-            };
+            this.protocol_name = d.nullable_string(true)?;
         }
         this.assignments = support::decode_vec(d, version, version >= 4, "Assignments")?;
         if version >= 4 {
@@ -107,38 +95,13 @@ impl Codec for SyncGroupRequest {
         e.put_i32(self.generation_id);
         e.put_string(&self.member_id, version >= 4)?;
         if version >= 3 {
-            if version >= 3 {
-                e.put_nullable_string(self.group_instance_id.as_deref(), version >= 4)?;
-            } else {
-                e.put_string(
-                    support::non_null(
-                        self.group_instance_id.as_deref(),
-                        "GroupInstanceId",
-                        version,
-                    )?,
-                    version >= 4,
-                )?;
-            }
+            e.put_nullable_string(self.group_instance_id.as_deref(), version >= 4)?;
         }
         if version >= 5 {
-            if version >= 5 {
-                e.put_nullable_string(self.protocol_type.as_deref(), version >= 4)?;
-            } else {
-                e.put_string(
-                    support::non_null(self.protocol_type.as_deref(), "ProtocolType", version)?,
-                    version >= 4,
-                )?;
-            }
+            e.put_nullable_string(self.protocol_type.as_deref(), true)?;
         }
         if version >= 5 {
-            if version >= 5 {
-                e.put_nullable_string(self.protocol_name.as_deref(), version >= 4)?;
-            } else {
-                e.put_string(
-                    support::non_null(self.protocol_name.as_deref(), "ProtocolName", version)?,
-                    version >= 4,
-                )?;
-            }
+            e.put_nullable_string(self.protocol_name.as_deref(), true)?;
         }
         support::encode_vec(e, &self.assignments, version, version >= 4)?;
         if version >= 4 {
@@ -156,10 +119,10 @@ impl Codec for SyncGroupRequest {
             n += support::nullable_str_len(self.group_instance_id.as_deref(), version >= 4);
         }
         if version >= 5 {
-            n += support::nullable_str_len(self.protocol_type.as_deref(), version >= 4);
+            n += support::nullable_str_len(self.protocol_type.as_deref(), true);
         }
         if version >= 5 {
-            n += support::nullable_str_len(self.protocol_name.as_deref(), version >= 4);
+            n += support::nullable_str_len(self.protocol_name.as_deref(), true);
         }
         n += support::vec_len(&self.assignments, version, version >= 4);
         if version >= 4 {

@@ -58,18 +58,10 @@ impl Codec for SyncGroupResponse {
         }
         this.error_code = d.i16()?;
         if version >= 5 {
-            this.protocol_type = if version >= 5 {
-                d.nullable_string(version >= 4)?
-            } else {
-                Some(d.string(version >= 4, "ProtocolType")?)
-            };
+            this.protocol_type = d.nullable_string(true)?;
         }
         if version >= 5 {
-            this.protocol_name = if version >= 5 {
-                d.nullable_string(version >= 4)?
-            } else {
-                Some(d.string(version >= 4, "ProtocolName")?)
-            };
+            this.protocol_name = d.nullable_string(true)?;
         }
         this.assignment = d.bytes(version >= 4, "Assignment")?;
         if version >= 4 {
@@ -90,24 +82,10 @@ impl Codec for SyncGroupResponse {
         }
         e.put_i16(self.error_code);
         if version >= 5 {
-            if version >= 5 {
-                e.put_nullable_string(self.protocol_type.as_deref(), version >= 4)?;
-            } else {
-                e.put_string(
-                    support::non_null(self.protocol_type.as_deref(), "ProtocolType", version)?,
-                    version >= 4,
-                )?;
-            }
+            e.put_nullable_string(self.protocol_type.as_deref(), true)?;
         }
         if version >= 5 {
-            if version >= 5 {
-                e.put_nullable_string(self.protocol_name.as_deref(), version >= 4)?;
-            } else {
-                e.put_string(
-                    support::non_null(self.protocol_name.as_deref(), "ProtocolName", version)?,
-                    version >= 4,
-                )?;
-            }
+            e.put_nullable_string(self.protocol_name.as_deref(), true)?;
         }
         e.put_bytes(&self.assignment, version >= 4)?;
         if version >= 4 {
@@ -123,10 +101,10 @@ impl Codec for SyncGroupResponse {
         }
         n += 2;
         if version >= 5 {
-            n += support::nullable_str_len(self.protocol_type.as_deref(), version >= 4);
+            n += support::nullable_str_len(self.protocol_type.as_deref(), true);
         }
         if version >= 5 {
-            n += support::nullable_str_len(self.protocol_name.as_deref(), version >= 4);
+            n += support::nullable_str_len(self.protocol_name.as_deref(), true);
         }
         n += support::bytes_len(&self.assignment, version >= 4);
         if version >= 4 {

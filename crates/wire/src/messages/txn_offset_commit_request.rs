@@ -70,14 +70,10 @@ impl Codec for TxnOffsetCommitRequest {
             this.generation_id = d.i32()?;
         }
         if version >= 3 {
-            this.member_id = d.string(version >= 3, "MemberId")?;
+            this.member_id = d.string(true, "MemberId")?;
         }
         if version >= 3 {
-            this.group_instance_id = if version >= 3 {
-                d.nullable_string(version >= 3)?
-            } else {
-                Some(d.string(version >= 3, "GroupInstanceId")?)
-            };
+            this.group_instance_id = d.nullable_string(true)?;
         }
         this.topics = support::decode_vec(d, version, version >= 3, "Topics")?;
         if version >= 3 {
@@ -119,21 +115,10 @@ impl Codec for TxnOffsetCommitRequest {
             e.put_i32(self.generation_id);
         }
         if version >= 3 {
-            e.put_string(&self.member_id, version >= 3)?;
+            e.put_string(&self.member_id, true)?;
         }
         if version >= 3 {
-            if version >= 3 {
-                e.put_nullable_string(self.group_instance_id.as_deref(), version >= 3)?;
-            } else {
-                e.put_string(
-                    support::non_null(
-                        self.group_instance_id.as_deref(),
-                        "GroupInstanceId",
-                        version,
-                    )?,
-                    version >= 3,
-                )?;
-            }
+            e.put_nullable_string(self.group_instance_id.as_deref(), true)?;
         }
         support::encode_vec(e, &self.topics, version, version >= 3)?;
         if version >= 3 {
@@ -152,10 +137,10 @@ impl Codec for TxnOffsetCommitRequest {
             n += 4;
         }
         if version >= 3 {
-            n += support::str_len(&self.member_id, version >= 3);
+            n += support::str_len(&self.member_id, true);
         }
         if version >= 3 {
-            n += support::nullable_str_len(self.group_instance_id.as_deref(), version >= 3);
+            n += support::nullable_str_len(self.group_instance_id.as_deref(), true);
         }
         n += support::vec_len(&self.topics, version, version >= 3);
         if version >= 3 {

@@ -587,11 +587,7 @@ pub(crate) fn gen_create_topics_response_creatable_topic_configs(
         v.name = r.string();
     }
     if version >= 5 {
-        v.value = if r.null(version >= 5) {
-            None
-        } else {
-            Some(r.string())
-        };
+        v.value = if r.null(true) { None } else { Some(r.string()) };
     }
     if version >= 5 {
         v.read_only = r.bool();
@@ -632,7 +628,7 @@ pub(crate) fn gen_create_topics_response_creatable_topic_result(
         v.replication_factor = r.i16();
     }
     if version >= 5 {
-        v.configs = if r.null(version >= 5) {
+        v.configs = if r.null(true) {
             None
         } else {
             Some(r.vec(depth, |r| {
@@ -810,11 +806,7 @@ pub(crate) fn gen_delete_topics_request_delete_topic_state(
 ) -> m::delete_topics_request::DeleteTopicState {
     let mut v = m::delete_topics_request::DeleteTopicState::default();
     if version >= 6 {
-        v.name = if r.null(version >= 6) {
-            None
-        } else {
-            Some(r.string())
-        };
+        v.name = if r.null(true) { None } else { Some(r.string()) };
     }
     if version >= 6 {
         v.topic_id = r.uuid();
@@ -859,11 +851,7 @@ pub(crate) fn gen_delete_topics_response_deletable_topic_result(
     }
     v.error_code = r.i16();
     if version >= 5 {
-        v.error_message = if r.null(version >= 5) {
-            None
-        } else {
-            Some(r.string())
-        };
+        v.error_message = if r.null(true) { None } else { Some(r.string()) };
     }
     if version >= 4 {
         v.unknown_tagged_fields = r.unknown_tags();
@@ -1092,11 +1080,7 @@ pub(crate) fn gen_describe_groups_response_described_group_member(
     let mut v = m::describe_groups_response::DescribedGroupMember::default();
     v.member_id = r.string();
     if version >= 4 {
-        v.group_instance_id = if r.null(version >= 4) {
-            None
-        } else {
-            Some(r.string())
-        };
+        v.group_instance_id = if r.null(true) { None } else { Some(r.string()) };
     }
     v.client_id = r.string();
     v.client_host = r.string();
@@ -1310,11 +1294,7 @@ pub(crate) fn gen_fetch_request_fetch_request(
 ) -> m::fetch_request::FetchRequest {
     let mut v = m::fetch_request::FetchRequest::default();
     if version >= 12 {
-        v.cluster_id = if r.null(version >= 12) {
-            None
-        } else {
-            Some(r.string())
-        };
+        v.cluster_id = if r.null(true) { None } else { Some(r.string()) };
     }
     if version <= 14 {
         v.replica_id = r.i32();
@@ -1562,7 +1542,7 @@ pub(crate) fn gen_fetch_response_partition_data(
         v.snapshot_id = gen_fetch_response_snapshot_id(r, version, depth + 1);
     }
     if version >= 4 {
-        v.aborted_transactions = if r.null(version >= 4) {
+        v.aborted_transactions = if r.null(true) {
             None
         } else {
             Some(r.vec(depth, |r| {
@@ -1617,11 +1597,7 @@ pub(crate) fn gen_fetch_response_node_endpoint(
         v.port = r.i32();
     }
     if version >= 16 {
-        v.rack = if r.null(version >= 16) {
-            None
-        } else {
-            Some(r.string())
-        };
+        v.rack = if r.null(true) { None } else { Some(r.string()) };
     }
     if version >= 12 {
         v.unknown_tagged_fields = r.unknown_tags();
@@ -1663,11 +1639,7 @@ pub(crate) fn gen_find_coordinator_response_find_coordinator_response(
         v.error_code = r.i16();
     }
     if (1..=3).contains(&version) {
-        v.error_message = if r.null((1..=3).contains(&version)) {
-            None
-        } else {
-            Some(r.string())
-        };
+        v.error_message = if r.null(true) { None } else { Some(r.string()) };
     }
     if version <= 3 {
         v.node_id = r.i32();
@@ -1711,11 +1683,7 @@ pub(crate) fn gen_find_coordinator_response_coordinator(
         v.error_code = r.i16();
     }
     if version >= 4 {
-        v.error_message = if r.null(version >= 4) {
-            None
-        } else {
-            Some(r.string())
-        };
+        v.error_message = if r.null(true) { None } else { Some(r.string()) };
     }
     if version >= 3 {
         v.unknown_tagged_fields = r.unknown_tags();
@@ -1733,11 +1701,7 @@ pub(crate) fn gen_heartbeat_request_heartbeat_request(
     v.generation_id = r.i32();
     v.member_id = r.string();
     if version >= 3 {
-        v.group_instance_id = if r.null(version >= 3) {
-            None
-        } else {
-            Some(r.string())
-        };
+        v.group_instance_id = if r.null(true) { None } else { Some(r.string()) };
     }
     if version >= 4 {
         v.unknown_tagged_fields = r.unknown_tags();
@@ -1894,22 +1858,14 @@ pub(crate) fn gen_join_group_request_join_group_request(
     }
     v.member_id = r.string();
     if version >= 5 {
-        v.group_instance_id = if r.null(version >= 5) {
-            None
-        } else {
-            Some(r.string())
-        };
+        v.group_instance_id = if r.null(true) { None } else { Some(r.string()) };
     }
     v.protocol_type = r.string();
     v.protocols = r.vec(depth, |r| {
         gen_join_group_request_join_group_request_protocol(r, version, depth + 1)
     });
     if version >= 8 {
-        v.reason = if r.null(version >= 8) {
-            None
-        } else {
-            Some(r.string())
-        };
+        v.reason = if r.null(true) { None } else { Some(r.string()) };
     }
     if version >= 6 {
         v.unknown_tagged_fields = r.unknown_tags();
@@ -1943,11 +1899,7 @@ pub(crate) fn gen_join_group_response_join_group_response(
     v.error_code = r.i16();
     v.generation_id = r.i32();
     if version >= 7 {
-        v.protocol_type = if r.null(version >= 7) {
-            None
-        } else {
-            Some(r.string())
-        };
+        v.protocol_type = if r.null(true) { None } else { Some(r.string()) };
     }
     v.protocol_name = if r.null(version >= 7) {
         None
@@ -1976,11 +1928,7 @@ pub(crate) fn gen_join_group_response_join_group_response_member(
     let mut v = m::join_group_response::JoinGroupResponseMember::default();
     v.member_id = r.string();
     if version >= 5 {
-        v.group_instance_id = if r.null(version >= 5) {
-            None
-        } else {
-            Some(r.string())
-        };
+        v.group_instance_id = if r.null(true) { None } else { Some(r.string()) };
     }
     v.metadata = r.bytes();
     if version >= 6 {
@@ -2020,18 +1968,10 @@ pub(crate) fn gen_leave_group_request_member_identity(
         v.member_id = r.string();
     }
     if version >= 3 {
-        v.group_instance_id = if r.null(version >= 3) {
-            None
-        } else {
-            Some(r.string())
-        };
+        v.group_instance_id = if r.null(true) { None } else { Some(r.string()) };
     }
     if version >= 5 {
-        v.reason = if r.null(version >= 5) {
-            None
-        } else {
-            Some(r.string())
-        };
+        v.reason = if r.null(true) { None } else { Some(r.string()) };
     }
     if version >= 4 {
         v.unknown_tagged_fields = r.unknown_tags();
@@ -2070,11 +2010,7 @@ pub(crate) fn gen_leave_group_response_member_response(
         v.member_id = r.string();
     }
     if version >= 3 {
-        v.group_instance_id = if r.null(version >= 3) {
-            None
-        } else {
-            Some(r.string())
-        };
+        v.group_instance_id = if r.null(true) { None } else { Some(r.string()) };
     }
     if version >= 3 {
         v.error_code = r.i16();
@@ -2362,11 +2298,7 @@ pub(crate) fn gen_metadata_response_metadata_response(
         gen_metadata_response_metadata_response_broker(r, version, depth + 1)
     });
     if version >= 2 {
-        v.cluster_id = if r.null(version >= 2) {
-            None
-        } else {
-            Some(r.string())
-        };
+        v.cluster_id = if r.null(true) { None } else { Some(r.string()) };
     }
     if version >= 1 {
         v.controller_id = r.i32();
@@ -2393,11 +2325,7 @@ pub(crate) fn gen_metadata_response_metadata_response_broker(
     v.host = r.string();
     v.port = r.i32();
     if version >= 1 {
-        v.rack = if r.null(version >= 1) {
-            None
-        } else {
-            Some(r.string())
-        };
+        v.rack = if r.null(true) { None } else { Some(r.string()) };
     }
     if version >= 9 {
         v.unknown_tagged_fields = r.unknown_tags();
@@ -2472,11 +2400,7 @@ pub(crate) fn gen_offset_commit_request_offset_commit_request(
         v.member_id = r.string();
     }
     if version >= 7 {
-        v.group_instance_id = if r.null(version >= 7) {
-            None
-        } else {
-            Some(r.string())
-        };
+        v.group_instance_id = if r.null(true) { None } else { Some(r.string()) };
     }
     if (2..=4).contains(&version) {
         v.retention_time_ms = r.i64();
@@ -2659,7 +2583,7 @@ pub(crate) fn gen_offset_fetch_request_offset_fetch_request(
         v.group_id = r.string();
     }
     if version <= 7 {
-        v.topics = if r.null((2..=7).contains(&version)) {
+        v.topics = if r.null(version >= 2) {
             None
         } else {
             Some(r.vec(depth, |r| {
@@ -2727,17 +2651,13 @@ pub(crate) fn gen_offset_fetch_request_offset_fetch_request_group(
         v.group_id = r.string();
     }
     if version >= 9 {
-        v.member_id = if r.null(version >= 9) {
-            None
-        } else {
-            Some(r.string())
-        };
+        v.member_id = if r.null(true) { None } else { Some(r.string()) };
     }
     if version >= 9 {
         v.member_epoch = r.i32();
     }
     if version >= 8 {
-        v.topics = if r.null(version >= 8) {
+        v.topics = if r.null(true) {
             None
         } else {
             Some(r.vec(depth, |r| {
@@ -2795,11 +2715,7 @@ pub(crate) fn gen_offset_fetch_response_offset_fetch_response_partition(
         v.committed_leader_epoch = r.i32();
     }
     if version <= 7 {
-        v.metadata = if r.null(version <= 7) {
-            None
-        } else {
-            Some(r.string())
-        };
+        v.metadata = if r.null(true) { None } else { Some(r.string()) };
     }
     if version <= 7 {
         v.error_code = r.i16();
@@ -2846,11 +2762,7 @@ pub(crate) fn gen_offset_fetch_response_offset_fetch_response_partitions(
         v.committed_leader_epoch = r.i32();
     }
     if version >= 8 {
-        v.metadata = if r.null(version >= 8) {
-            None
-        } else {
-            Some(r.string())
-        };
+        v.metadata = if r.null(true) { None } else { Some(r.string()) };
     }
     if version >= 8 {
         v.error_code = r.i16();
@@ -3014,11 +2926,7 @@ pub(crate) fn gen_produce_request_produce_request(
 ) -> m::produce_request::ProduceRequest {
     let mut v = m::produce_request::ProduceRequest::default();
     if version >= 3 {
-        v.transactional_id = if r.null(version >= 3) {
-            None
-        } else {
-            Some(r.string())
-        };
+        v.transactional_id = if r.null(true) { None } else { Some(r.string()) };
     }
     v.acks = r.i16();
     v.timeout_ms = r.i32();
@@ -3094,11 +3002,7 @@ pub(crate) fn gen_produce_response_batch_index_and_error_message(
         v.batch_index = r.i32();
     }
     if version >= 8 {
-        v.batch_index_error_message = if r.null(version >= 8) {
-            None
-        } else {
-            Some(r.string())
-        };
+        v.batch_index_error_message = if r.null(true) { None } else { Some(r.string()) };
     }
     if version >= 9 {
         v.unknown_tagged_fields = r.unknown_tags();
@@ -3145,11 +3049,7 @@ pub(crate) fn gen_produce_response_partition_produce_response(
         });
     }
     if version >= 8 {
-        v.error_message = if r.null(version >= 8) {
-            None
-        } else {
-            Some(r.string())
-        };
+        v.error_message = if r.null(true) { None } else { Some(r.string()) };
     }
     if version >= 10 {
         v.current_leader = gen_produce_response_leader_id_and_epoch(r, version, depth + 1);
@@ -3192,11 +3092,7 @@ pub(crate) fn gen_produce_response_node_endpoint(
         v.port = r.i32();
     }
     if version >= 10 {
-        v.rack = if r.null(version >= 10) {
-            None
-        } else {
-            Some(r.string())
-        };
+        v.rack = if r.null(true) { None } else { Some(r.string()) };
     }
     if version >= 9 {
         v.unknown_tagged_fields = r.unknown_tags();
@@ -3214,11 +3110,7 @@ pub(crate) fn gen_request_header_request_header(
     v.request_api_version = r.i16();
     v.correlation_id = r.i32();
     if version >= 1 {
-        v.client_id = if r.null(version >= 1) {
-            None
-        } else {
-            Some(r.string())
-        };
+        v.client_id = if r.null(true) { None } else { Some(r.string()) };
     }
     if version >= 2 {
         v.unknown_tagged_fields = r.unknown_tags();
@@ -3301,25 +3193,13 @@ pub(crate) fn gen_sync_group_request_sync_group_request(
     v.generation_id = r.i32();
     v.member_id = r.string();
     if version >= 3 {
-        v.group_instance_id = if r.null(version >= 3) {
-            None
-        } else {
-            Some(r.string())
-        };
+        v.group_instance_id = if r.null(true) { None } else { Some(r.string()) };
     }
     if version >= 5 {
-        v.protocol_type = if r.null(version >= 5) {
-            None
-        } else {
-            Some(r.string())
-        };
+        v.protocol_type = if r.null(true) { None } else { Some(r.string()) };
     }
     if version >= 5 {
-        v.protocol_name = if r.null(version >= 5) {
-            None
-        } else {
-            Some(r.string())
-        };
+        v.protocol_name = if r.null(true) { None } else { Some(r.string()) };
     }
     v.assignments = r.vec(depth, |r| {
         gen_sync_group_request_sync_group_request_assignment(r, version, depth + 1)
@@ -3355,18 +3235,10 @@ pub(crate) fn gen_sync_group_response_sync_group_response(
     }
     v.error_code = r.i16();
     if version >= 5 {
-        v.protocol_type = if r.null(version >= 5) {
-            None
-        } else {
-            Some(r.string())
-        };
+        v.protocol_type = if r.null(true) { None } else { Some(r.string()) };
     }
     if version >= 5 {
-        v.protocol_name = if r.null(version >= 5) {
-            None
-        } else {
-            Some(r.string())
-        };
+        v.protocol_name = if r.null(true) { None } else { Some(r.string()) };
     }
     v.assignment = r.bytes();
     if version >= 4 {
@@ -3392,11 +3264,7 @@ pub(crate) fn gen_txn_offset_commit_request_txn_offset_commit_request(
         v.member_id = r.string();
     }
     if version >= 3 {
-        v.group_instance_id = if r.null(version >= 3) {
-            None
-        } else {
-            Some(r.string())
-        };
+        v.group_instance_id = if r.null(true) { None } else { Some(r.string()) };
     }
     v.topics = r.vec(depth, |r| {
         gen_txn_offset_commit_request_txn_offset_commit_request_topic(r, version, depth + 1)

@@ -53,12 +53,15 @@ impl Rng {
     pub(crate) fn i64(&mut self) -> i64 {
         self.int() as i64
     }
+    #[allow(dead_code)] // only for schema types no current schema uses
     pub(crate) fn u16(&mut self) -> u16 {
         self.int() as u16
     }
+    #[allow(dead_code)] // only for schema types no current schema uses
     pub(crate) fn u32(&mut self) -> u32 {
         self.int() as u32
     }
+    #[allow(dead_code)] // only for schema types no current schema uses
     pub(crate) fn f64(&mut self) -> f64 {
         (self.next() >> 11) as f64 / 1024.0
     }
