@@ -90,6 +90,8 @@ impl WriteId {
 pub struct Write {
     id: WriteId,
     records: Vec<OffsetRecord>,
+    /// The slot each record names (`NO_SLOT` for markers).
+    slots: Vec<usize>,
 }
 
 impl Write {
@@ -207,6 +209,8 @@ struct Committed {
 struct Pending {
     value: OffsetAndMetadata,
     seq: u64,
+    /// The partition's slot (kept alive by its `pending_txns` count).
+    slot: usize,
 }
 
 #[derive(Debug, Default)]
@@ -228,8 +232,22 @@ impl PartitionState {
     }
 }
 
-type Partitions = BTreeMap<i32, PartitionState>;
-type Topics = BTreeMap<String, Partitions>;
+/// A partition's state with its key. Slots are reused once vacant; a write in flight or a
+/// pending offset refers to its partition's slot, which keeps the slot occupied, so a write is
+/// applied without searching the index again.
+#[derive(Debug)]
+struct Slot {
+    key: OffsetKey,
+    live: bool,
+    state: PartitionState,
+}
+
+/// group → topic → partition → slot, ordered so that every listing is deterministic.
+type Topics = BTreeMap<String, BTreeMap<i32, usize>>;
+type Index = BTreeMap<String, Topics>;
+
+/// The slot of a record that names no partition (a marker).
+const NO_SLOT: usize = usize::MAX;
 
 /// The consumer offset store of a group coordinator: committed offsets per
 /// (group, topic, partition), pending transactional offsets per producer id, and the writes
@@ -246,7 +264,9 @@ type Topics = BTreeMap<String, Partitions>;
 #[derive(Debug)]
 pub struct OffsetStore {
     config: OffsetsConfig,
-    groups: BTreeMap<String, Topics>,
+    index: Index,
+    slots: Vec<Slot>,
+    free_slots: Vec<usize>,
     pending: BTreeMap<i64, BTreeMap<OffsetKey, Pending>>,
     /// Transactional records not yet persisted, per producer id.
     txn_in_flight: BTreeMap<i64, u32>,
@@ -266,7 +286,9 @@ impl OffsetStore {
     pub fn new(config: OffsetsConfig) -> Self {
         Self {
             config,
-            groups: BTreeMap::new(),
+            index: Index::new(),
+            slots: Vec::new(),
+            free_slots: Vec::new(),
             pending: BTreeMap::new(),
             txn_in_flight: BTreeMap::new(),
             activity: BTreeMap::new(),
@@ -285,7 +307,7 @@ impl OffsetStore {
         for record in records {
             let seq = store.next_seq;
             store.next_seq += 1;
-            store.apply(record, seq, false);
+            store.apply(record, seq, None);
         }
         store
     }
@@ -376,9 +398,33 @@ impl OffsetStore {
                 },
             });
         }
+        if records.is_empty() {
+            return CommitOutcome {
+                errors,
+                write: None,
+            };
+        }
+        // Every record names the same group: find it once.
+        let topics = match self.index.get_mut(group) {
+            Some(topics) => topics,
+            None => self.index.entry(group.to_owned()).or_default(),
+        };
+        let mut slots = Vec::with_capacity(records.len());
+        for record in &records {
+            if let Some(key) = record_key(record) {
+                let slot = slot_in(topics, &mut self.slots, &mut self.free_slots, key);
+                if let Some(s) = self.slots.get_mut(slot) {
+                    s.state.in_flight += 1;
+                }
+                slots.push(slot);
+            }
+        }
+        if let Some(producer_id) = producer_id {
+            *self.txn_in_flight.entry(producer_id).or_insert(0) += count_u32(records.len());
+        }
         CommitOutcome {
             errors,
-            write: self.issue(records),
+            write: Some(self.make_write(records, slots)),
         }
     }
 
@@ -412,11 +458,9 @@ impl OffsetStore {
         partitions: impl IntoIterator<Item = (&'p str, i32)>,
     ) -> Option<Write> {
         let mut records = Vec::new();
-        if let Some(topics) = self.groups.get(group) {
-            for (topic, partition) in partitions {
-                if topics.get(topic).is_some_and(|p| p.contains_key(&partition)) {
-                    records.push(tombstone(group, topic, partition));
-                }
+        for (topic, partition) in partitions {
+            if lookup(&self.index, group, topic, partition).is_some() {
+                records.push(tombstone(group, topic, partition));
             }
         }
         self.issue(records)
@@ -427,7 +471,7 @@ impl OffsetStore {
     pub fn delete_group(&mut self, group: &str) -> Option<Write> {
         self.activity.remove(group);
         let mut records = Vec::new();
-        if let Some(topics) = self.groups.get(group) {
+        if let Some(topics) = self.index.get(group) {
             for (topic, partitions) in topics {
                 for partition in partitions.keys() {
                     records.push(tombstone(group, topic, *partition));
@@ -452,10 +496,13 @@ impl OffsetStore {
     pub fn expire(&mut self, now_ms: i64) -> Option<Write> {
         let retention_ms = self.config.retention_ms;
         let mut records = Vec::new();
-        for (group, topics) in &self.groups {
+        for (group, topics) in &self.index {
             let activity = self.activity.get(group.as_str());
             for (topic, partitions) in topics {
-                for (partition, state) in partitions {
+                for (partition, slot) in partitions {
+                    let Some(state) = self.slots.get(*slot).map(|s| &s.state) else {
+                        continue;
+                    };
                     let Some(committed) = &state.committed else {
                         continue;
                     };
@@ -522,14 +569,9 @@ impl OffsetStore {
         partition: i32,
         require_stable: bool,
     ) -> Fetched<'_> {
-        match self
-            .groups
-            .get(group)
-            .and_then(|topics| topics.get(topic))
-            .and_then(|partitions| partitions.get(&partition))
-        {
+        match lookup(&self.index, group, topic, partition).and_then(|slot| self.slots.get(slot)) {
             None => Fetched::NoOffset,
-            Some(state) => fetched(state, require_stable),
+            Some(slot) => fetched(&slot.state, require_stable),
         }
     }
 
@@ -540,10 +582,13 @@ impl OffsetStore {
     #[must_use]
     pub fn fetch_all(&self, group: &str, require_stable: bool) -> Vec<GroupOffset<'_>> {
         let mut out = Vec::new();
-        if let Some(topics) = self.groups.get(group) {
+        if let Some(topics) = self.index.get(group) {
             for (topic, partitions) in topics {
-                for (partition, state) in partitions {
-                    let fetched = fetched(state, require_stable);
+                for (partition, slot) in partitions {
+                    let Some(slot) = self.slots.get(*slot) else {
+                        continue;
+                    };
+                    let fetched = fetched(&slot.state, require_stable);
                     if fetched != Fetched::NoOffset {
                         out.push(GroupOffset {
                             topic,
@@ -560,13 +605,13 @@ impl OffsetStore {
     /// The groups that have a committed or pending transactional offset, in order.
     #[must_use]
     pub fn groups(&self) -> Vec<&str> {
-        self.groups
+        self.index
             .iter()
             .filter(|(_, topics)| {
-                topics.values().any(|partitions| {
-                    partitions
-                        .values()
-                        .any(|s| s.committed.is_some() || s.pending_txns > 0)
+                topics.values().flat_map(|p| p.values()).any(|slot| {
+                    self.slots
+                        .get(*slot)
+                        .is_some_and(|s| s.state.committed.is_some() || s.state.pending_txns > 0)
                 })
             })
             .map(|(group, _)| group.as_str())
@@ -589,23 +634,15 @@ impl OffsetStore {
     #[must_use]
     pub fn live_records(&self) -> Vec<OffsetRecord> {
         let mut out: Vec<(u64, OffsetRecord)> = Vec::new();
-        for (group, topics) in &self.groups {
-            for (topic, partitions) in topics {
-                for (partition, state) in partitions {
-                    if let Some(c) = &state.committed {
-                        out.push((
-                            c.seq,
-                            OffsetRecord::Commit {
-                                key: OffsetKey {
-                                    group: group.clone(),
-                                    topic: topic.clone(),
-                                    partition: *partition,
-                                },
-                                value: Some(c.value.clone()),
-                            },
-                        ));
-                    }
-                }
+        for slot in self.slots.iter().filter(|s| s.live) {
+            if let Some(c) = &slot.state.committed {
+                out.push((
+                    c.seq,
+                    OffsetRecord::Commit {
+                        key: slot.key.clone(),
+                        value: Some(c.value.clone()),
+                    },
+                ));
             }
         }
         for (producer_id, offsets) in &self.pending {
@@ -620,48 +657,106 @@ impl OffsetStore {
                 ));
             }
         }
+        // Stream positions are unique, so this order does not depend on the slots' order.
         out.sort_by_key(|(seq, _)| *seq);
         out.into_iter().map(|(_, r)| r).collect()
     }
 
+    /// Makes a write of `records`, marking the partitions they name as in flight.
     fn issue(&mut self, records: Vec<OffsetRecord>) -> Option<Write> {
         if records.is_empty() {
             return None;
         }
+        let mut slots = Vec::with_capacity(records.len());
         for record in &records {
-            match record {
-                OffsetRecord::Commit { key, .. } => {
-                    update_partition(&mut self.groups, key, |s| s.in_flight += 1);
-                }
-                OffsetRecord::TxnCommit {
-                    producer_id, key, ..
-                } => {
-                    update_partition(&mut self.groups, key, |s| s.in_flight += 1);
-                    *self.txn_in_flight.entry(*producer_id).or_insert(0) += 1;
-                }
-                OffsetRecord::TxnMarker { .. } => {}
+            let Some(key) = record_key(record) else {
+                slots.push(NO_SLOT);
+                continue;
+            };
+            let slot = slot_for(&mut self.index, &mut self.slots, &mut self.free_slots, key);
+            if let Some(s) = self.slots.get_mut(slot) {
+                s.state.in_flight += 1;
+            }
+            slots.push(slot);
+            if let OffsetRecord::TxnCommit { producer_id, .. } = record {
+                *self.txn_in_flight.entry(*producer_id).or_insert(0) += 1;
             }
         }
+        Some(self.make_write(records, slots))
+    }
+
+    fn make_write(&mut self, records: Vec<OffsetRecord>, slots: Vec<usize>) -> Write {
         let write = Write {
             id: WriteId(self.next_write_id),
             records,
+            slots,
         };
         self.next_write_id += 1;
-        Some(write)
+        write
     }
 
     fn apply_write(&mut self, write: Write) {
+        let mut slots = write.slots.into_iter();
         for record in write.records {
             let seq = self.next_seq;
             self.next_seq += 1;
-            self.apply(record, seq, true);
+            let slot = slots.next().unwrap_or(NO_SLOT);
+            self.apply(record, seq, Some(slot));
         }
         self.next_apply_id += 1;
     }
 
-    /// Applies one persisted record at stream position `seq`. `from_write`: the record comes
-    /// from a write of this store, whose in-flight counts it releases.
-    fn apply(&mut self, record: OffsetRecord, seq: u64, from_write: bool) {
+    /// The slot of `key`: `hint` if it holds that key, else found (or made) in the index.
+    fn resolve(&mut self, key: &OffsetKey, hint: Option<usize>) -> usize {
+        let holds_key = |slot: &usize| {
+            self.slots
+                .get(*slot)
+                .is_some_and(|s| s.live && s.key == *key)
+        };
+        if let Some(slot) = hint.filter(holds_key) {
+            return slot;
+        }
+        slot_for(&mut self.index, &mut self.slots, &mut self.free_slots, key)
+    }
+
+    fn release_txn_in_flight(&mut self, producer_id: i64) {
+        let Some(n) = self.txn_in_flight.get_mut(&producer_id) else {
+            return;
+        };
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            self.txn_in_flight.remove(&producer_id);
+        }
+    }
+
+    /// Frees `slot` if its partition no longer holds anything.
+    fn release_if_vacant(&mut self, slot: usize) {
+        let Some(s) = self.slots.get_mut(slot) else {
+            return;
+        };
+        if !s.live || !s.state.is_vacant() {
+            return;
+        }
+        s.live = false;
+        let key = &s.key;
+        if let Some(topics) = self.index.get_mut(key.group.as_str()) {
+            if let Some(partitions) = topics.get_mut(key.topic.as_str()) {
+                partitions.remove(&key.partition);
+                if partitions.is_empty() {
+                    topics.remove(key.topic.as_str());
+                }
+            }
+            if topics.is_empty() {
+                self.index.remove(key.group.as_str());
+            }
+        }
+        self.free_slots.push(slot);
+    }
+
+    /// Applies one persisted record at stream position `seq`. `write_slot`: the record comes
+    /// from a write of this store (with the slot it named), whose in-flight count it releases.
+    fn apply(&mut self, record: OffsetRecord, seq: u64, write_slot: Option<usize>) {
+        let from_write = write_slot.is_some();
         let release = |s: &mut PartitionState| {
             if from_write {
                 debug_assert!(s.in_flight > 0, "in-flight count underflow");
@@ -669,29 +764,24 @@ impl OffsetStore {
             }
         };
         match record {
-            OffsetRecord::Commit {
-                key,
-                value: Some(value),
-            } => {
-                update_partition(&mut self.groups, &key, |s| {
-                    release(s);
-                    s.committed = Some(Committed { value, seq });
-                });
-            }
-            OffsetRecord::Commit { key, value: None } => {
+            OffsetRecord::Commit { key, value } => {
+                let slot = self.resolve(&key, write_slot);
                 let mut dropped = 0u32;
-                self.pending.retain(|_, offsets| {
-                    if offsets.remove(&key).is_some() {
-                        dropped += 1;
-                    }
-                    !offsets.is_empty()
-                });
-                update_partition(&mut self.groups, &key, |s| {
-                    release(s);
-                    s.committed = None;
-                    debug_assert!(s.pending_txns >= dropped, "pending count underflow");
-                    s.pending_txns = s.pending_txns.saturating_sub(dropped);
-                });
+                if value.is_none() {
+                    self.pending.retain(|_, offsets| {
+                        if offsets.remove(&key).is_some() {
+                            dropped += 1;
+                        }
+                        !offsets.is_empty()
+                    });
+                }
+                if let Some(s) = self.slots.get_mut(slot) {
+                    release(&mut s.state);
+                    s.state.committed = value.map(|value| Committed { value, seq });
+                    debug_assert!(s.state.pending_txns >= dropped, "pending count underflow");
+                    s.state.pending_txns = s.state.pending_txns.saturating_sub(dropped);
+                }
+                self.release_if_vacant(slot);
             }
             OffsetRecord::TxnCommit {
                 producer_id,
@@ -699,22 +789,27 @@ impl OffsetStore {
                 value,
             } => {
                 if from_write {
-                    if let Some(n) = self.txn_in_flight.get_mut(&producer_id) {
-                        *n = n.saturating_sub(1);
-                        if *n == 0 {
-                            self.txn_in_flight.remove(&producer_id);
-                        }
+                    self.release_txn_in_flight(producer_id);
+                }
+                let slot = self.resolve(&key, write_slot);
+                let pending = Pending { value, seq, slot };
+                let offsets = self.pending.entry(producer_id).or_default();
+                let first = match offsets.get_mut(&key) {
+                    Some(p) => {
+                        *p = pending;
+                        false
+                    }
+                    None => {
+                        offsets.insert(key, pending);
+                        true
+                    }
+                };
+                if let Some(s) = self.slots.get_mut(slot) {
+                    release(&mut s.state);
+                    if first {
+                        s.state.pending_txns += 1;
                     }
                 }
-                let offsets = self.pending.entry(producer_id).or_default();
-                let first = !offsets.contains_key(&key);
-                update_partition(&mut self.groups, &key, |s| {
-                    release(s);
-                    if first {
-                        s.pending_txns += 1;
-                    }
-                });
-                offsets.insert(key, Pending { value, seq });
             }
             OffsetRecord::TxnMarker {
                 producer_id,
@@ -724,21 +819,90 @@ impl OffsetStore {
                     return;
                 };
                 for (key, p) in offsets {
-                    update_partition(&mut self.groups, &key, |s| {
-                        debug_assert!(s.pending_txns > 0, "pending count underflow");
-                        s.pending_txns = s.pending_txns.saturating_sub(1);
+                    let slot = self.resolve(&key, Some(p.slot));
+                    if let Some(s) = self.slots.get_mut(slot) {
+                        let state = &mut s.state;
+                        debug_assert!(state.pending_txns > 0, "pending count underflow");
+                        state.pending_txns = state.pending_txns.saturating_sub(1);
                         // A commit appended after the transactional one wins (NOTES D.6).
-                        if committed && s.committed.as_ref().is_none_or(|c| c.seq < p.seq) {
-                            s.committed = Some(Committed {
+                        if committed && state.committed.as_ref().is_none_or(|c| c.seq < p.seq) {
+                            state.committed = Some(Committed {
                                 value: p.value,
                                 seq: p.seq,
                             });
                         }
-                    });
+                    }
+                    self.release_if_vacant(slot);
                 }
             }
         }
     }
+}
+
+fn record_key(record: &OffsetRecord) -> Option<&OffsetKey> {
+    match record {
+        OffsetRecord::Commit { key, .. } | OffsetRecord::TxnCommit { key, .. } => Some(key),
+        OffsetRecord::TxnMarker { .. } => None,
+    }
+}
+
+fn count_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn lookup(index: &Index, group: &str, topic: &str, partition: i32) -> Option<usize> {
+    index
+        .get(group)
+        .and_then(|topics| topics.get(topic))
+        .and_then(|partitions| partitions.get(&partition))
+        .copied()
+}
+
+/// The slot of `key`, made (vacant) if the index has none.
+fn slot_for(
+    index: &mut Index,
+    slots: &mut Vec<Slot>,
+    free_slots: &mut Vec<usize>,
+    key: &OffsetKey,
+) -> usize {
+    let topics = match index.get_mut(key.group.as_str()) {
+        Some(topics) => topics,
+        None => index.entry(key.group.clone()).or_default(),
+    };
+    slot_in(topics, slots, free_slots, key)
+}
+
+/// The slot of `key` within its group's topics, made (vacant) if missing.
+fn slot_in(
+    topics: &mut Topics,
+    slots: &mut Vec<Slot>,
+    free_slots: &mut Vec<usize>,
+    key: &OffsetKey,
+) -> usize {
+    let partitions = match topics.get_mut(key.topic.as_str()) {
+        Some(partitions) => partitions,
+        None => topics.entry(key.topic.clone()).or_default(),
+    };
+    if let Some(slot) = partitions.get(&key.partition) {
+        return *slot;
+    }
+    let fresh = Slot {
+        key: key.clone(),
+        live: true,
+        state: PartitionState::default(),
+    };
+    let slot = match free_slots.pop() {
+        Some(slot) if slot < slots.len() => {
+            slots[slot] = fresh;
+            slot
+        }
+        _ => {
+            slots.push(fresh);
+            slots.len() - 1
+        }
+    };
+    partitions.insert(key.partition, slot);
+    slot
 }
 
 fn fetched(state: &PartitionState, require_stable: bool) -> Fetched<'_> {
@@ -766,35 +930,6 @@ fn tombstone(group: &str, topic: &str, partition: i32) -> OffsetRecord {
 /// bytes has at most `max` code units, so only longer ones are counted.
 fn metadata_too_large(metadata: &str, max: usize) -> bool {
     metadata.len() > max && metadata.encode_utf16().count() > max
-}
-
-/// Runs `f` on the state of `key`'s partition (created empty if missing) and drops the state
-/// again if it ends up vacant.
-fn update_partition<R>(
-    groups: &mut BTreeMap<String, Topics>,
-    key: &OffsetKey,
-    f: impl FnOnce(&mut PartitionState) -> R,
-) -> R {
-    let topics = match groups.get_mut(key.group.as_str()) {
-        Some(topics) => topics,
-        None => groups.entry(key.group.clone()).or_default(),
-    };
-    let partitions = match topics.get_mut(key.topic.as_str()) {
-        Some(partitions) => partitions,
-        None => topics.entry(key.topic.clone()).or_default(),
-    };
-    let state = partitions.entry(key.partition).or_default();
-    let out = f(state);
-    if state.is_vacant() {
-        partitions.remove(&key.partition);
-        if partitions.is_empty() {
-            topics.remove(key.topic.as_str());
-            if topics.is_empty() {
-                groups.remove(key.group.as_str());
-            }
-        }
-    }
-    out
 }
 
 /// The live records of a record stream: replays it and returns
@@ -1224,7 +1359,10 @@ mod tests {
         let live = compact(log);
         assert_eq!(live, s.live_records());
         // Producer 1's pending offset was written before producer 2's committed one.
-        assert!(matches!(live[0], OffsetRecord::TxnCommit { producer_id: 1, .. }));
+        assert!(matches!(
+            live[0],
+            OffsetRecord::TxnCommit { producer_id: 1, .. }
+        ));
         let mut from_live = OffsetStore::replay(OffsetsConfig::default(), live);
         // Later records act the same on both: producer 1's commit loses to the later one.
         let w = s.complete_txn(1, true);

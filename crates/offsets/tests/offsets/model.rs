@@ -59,30 +59,59 @@ struct Part {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Commit { group: usize, parts: Vec<Part> },
-    TxnCommit { pid: i64, group: usize, parts: Vec<Part> },
-    CompleteTxn { pid: i64, committed: bool },
-    DeleteOffsets { group: usize, parts: Vec<(usize, i32)> },
-    DeleteGroup { group: usize },
-    SetActivity { group: usize, activity: u8 },
-    Advance { ms: i64 },
+    Commit {
+        group: usize,
+        parts: Vec<Part>,
+    },
+    TxnCommit {
+        pid: i64,
+        group: usize,
+        parts: Vec<Part>,
+    },
+    CompleteTxn {
+        pid: i64,
+        committed: bool,
+    },
+    DeleteOffsets {
+        group: usize,
+        parts: Vec<(usize, i32)>,
+    },
+    DeleteGroup {
+        group: usize,
+    },
+    SetActivity {
+        group: usize,
+        activity: u8,
+    },
+    Advance {
+        ms: i64,
+    },
     Expire,
-    Persist { pick: usize },
+    Persist {
+        pick: usize,
+    },
     PersistAll,
     Restart,
     Compact,
 }
 
 fn part() -> impl Strategy<Value = Part> + Clone {
-    (0..TOPICS.len(), 0..PARTITIONS, 0i64..1_000, -1i32..3, 0..=METADATA_MAX + 2).prop_map(
-        |(topic, partition, offset, leader_epoch, metadata_len)| Part {
-            topic,
-            partition,
-            offset,
-            leader_epoch,
-            metadata_len,
-        },
+    (
+        0..TOPICS.len(),
+        0..PARTITIONS,
+        0i64..1_000,
+        -1i32..3,
+        0..=METADATA_MAX + 2,
     )
+        .prop_map(
+            |(topic, partition, offset, leader_epoch, metadata_len)| Part {
+                topic,
+                partition,
+                offset,
+                leader_epoch,
+                metadata_len,
+            },
+        )
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -145,10 +174,8 @@ impl Model {
                     producer_id,
                     key,
                     value,
-                } if key == k => {
-                    if self.txn_outcome(i, *producer_id, k) == Some(true) {
-                        best = Some(value);
-                    }
+                } if key == k && self.txn_outcome(i, *producer_id, k) == Some(true) => {
+                    best = Some(value);
                 }
                 _ => {}
             }
@@ -202,10 +229,13 @@ impl Model {
     }
 
     fn touched_in_flight(&self, k: &OffsetKey) -> bool {
-        self.in_flight.iter().flat_map(|w| &w.records).any(|r| match r {
-            OffsetRecord::Commit { key, .. } | OffsetRecord::TxnCommit { key, .. } => key == k,
-            OffsetRecord::TxnMarker { .. } => false,
-        })
+        self.in_flight
+            .iter()
+            .flat_map(|w| &w.records)
+            .any(|r| match r {
+                OffsetRecord::Commit { key, .. } | OffsetRecord::TxnCommit { key, .. } => key == k,
+                OffsetRecord::TxnMarker { .. } => false,
+            })
     }
 
     fn unstable(&self, k: &OffsetKey) -> bool {
@@ -230,7 +260,9 @@ impl Model {
     fn expired(&self, now_ms: i64) -> Vec<OffsetRecord> {
         let mut out = Vec::new();
         for k in all_keys() {
-            let Some(v) = self.committed(&k) else { continue };
+            let Some(v) = self.committed(&k) else {
+                continue;
+            };
             if self.unstable(&k) {
                 continue;
             }
@@ -516,9 +548,9 @@ impl Harness {
         let groups: Vec<&str> = GROUPS
             .into_iter()
             .filter(|g| {
-                all_keys()
-                    .iter()
-                    .any(|k| k.group == *g && (model.committed(k).is_some() || model.has_pending(k)))
+                all_keys().iter().any(|k| {
+                    k.group == *g && (model.committed(k).is_some() || model.has_pending(k))
+                })
             })
             .collect();
         assert_eq!(store.groups(), groups);
@@ -542,7 +574,7 @@ impl Harness {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
     fn store_matches_model_across_restarts_and_compactions(ops in prop::collection::vec(op(), 1..60)) {
