@@ -110,9 +110,19 @@ mod tests {
 
     #[test]
     fn producer_fenced_maps_to_invalid_producer_epoch_for_old_versions() {
-        assert_eq!(ErrorCode::ProducerFenced.code_for(TxnApi::InitProducerId, 3), 47);
-        assert_eq!(ErrorCode::ProducerFenced.code_for(TxnApi::InitProducerId, 4), 90);
-        for api in [TxnApi::AddPartitionsToTxn, TxnApi::AddOffsetsToTxn, TxnApi::EndTxn] {
+        assert_eq!(
+            ErrorCode::ProducerFenced.code_for(TxnApi::InitProducerId, 3),
+            47
+        );
+        assert_eq!(
+            ErrorCode::ProducerFenced.code_for(TxnApi::InitProducerId, 4),
+            90
+        );
+        for api in [
+            TxnApi::AddPartitionsToTxn,
+            TxnApi::AddOffsetsToTxn,
+            TxnApi::EndTxn,
+        ] {
             assert_eq!(ErrorCode::ProducerFenced.code_for(api, 1), 47);
             assert_eq!(ErrorCode::ProducerFenced.code_for(api, 2), 90);
         }
@@ -120,19 +130,40 @@ mod tests {
 
     #[test]
     fn verification_results_map_for_produce() {
-        assert_eq!(ErrorCode::TransactionAbortable.code_for(TxnApi::Produce, 10), 48);
-        assert_eq!(ErrorCode::TransactionAbortable.code_for(TxnApi::Produce, 11), 120);
+        assert_eq!(
+            ErrorCode::TransactionAbortable.code_for(TxnApi::Produce, 10),
+            48
+        );
+        assert_eq!(
+            ErrorCode::TransactionAbortable.code_for(TxnApi::Produce, 11),
+            120
+        );
         assert_eq!(ErrorCode::ProducerFenced.code_for(TxnApi::Produce, 11), 47);
-        assert_eq!(ErrorCode::ConcurrentTransactions.code_for(TxnApi::Produce, 9), 19);
-        assert_eq!(ErrorCode::InvalidProducerIdMapping.code_for(TxnApi::Produce, 9), 49);
-        assert_eq!(ErrorCode::TransactionAbortable.code_for(TxnApi::AddPartitionsToTxn, 4), 48);
-        assert_eq!(ErrorCode::TransactionAbortable.code_for(TxnApi::AddPartitionsToTxn, 5), 120);
+        assert_eq!(
+            ErrorCode::ConcurrentTransactions.code_for(TxnApi::Produce, 9),
+            19
+        );
+        assert_eq!(
+            ErrorCode::InvalidProducerIdMapping.code_for(TxnApi::Produce, 9),
+            49
+        );
+        assert_eq!(
+            ErrorCode::TransactionAbortable.code_for(TxnApi::AddPartitionsToTxn, 4),
+            48
+        );
+        assert_eq!(
+            ErrorCode::TransactionAbortable.code_for(TxnApi::AddPartitionsToTxn, 5),
+            120
+        );
     }
 
     #[test]
     fn other_codes_are_unchanged_by_version() {
         assert_eq!(ErrorCode::None.code_for(TxnApi::EndTxn, 0), 0);
-        assert_eq!(ErrorCode::ConcurrentTransactions.code_for(TxnApi::EndTxn, 0), 51);
+        assert_eq!(
+            ErrorCode::ConcurrentTransactions.code_for(TxnApi::EndTxn, 0),
+            51
+        );
         assert_eq!(ErrorCode::UnknownServerError.code(), -1);
     }
 }

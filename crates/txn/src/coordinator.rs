@@ -1,6 +1,6 @@
 //! The transaction coordinator: one state machine per transactional id (NOTES D.1–D.9).
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use crate::{ErrorCode, TopicPartition, TxnError, TxnLogRecord, TxnLogValue, TxnState};
@@ -128,7 +128,11 @@ pub struct InitProducerIdResponse {
 
 impl InitProducerIdResponse {
     fn error(error: ErrorCode) -> Self {
-        Self { error, producer_id: -1, producer_epoch: -1 }
+        Self {
+            error,
+            producer_id: -1,
+            producer_epoch: -1,
+        }
     }
 }
 
@@ -194,8 +198,8 @@ enum Cause {
 struct Pending {
     id: TransitionId,
     cause: Cause,
-    /// The new durable value; `None` = tombstone.
-    target: Option<TxnLogValue>,
+    /// The new durable value; `None` = tombstone. Shared with the emitted record.
+    target: Option<Arc<TxnLogValue>>,
 }
 
 #[derive(Debug, Clone)]
@@ -224,7 +228,8 @@ struct Entry {
 pub struct TransactionCoordinator {
     config: CoordinatorConfig,
     entries: BTreeMap<Arc<str>, Entry>,
-    pending: BTreeMap<TransitionId, Arc<str>>,
+    /// Pending transition → its transactional id (only looked up, never iterated).
+    pending: HashMap<TransitionId, Arc<str>>,
     next_transition: u64,
     effects: VecDeque<Effect>,
 }
@@ -234,7 +239,10 @@ fn is_prepare(state: TxnState) -> bool {
 }
 
 fn is_idle(state: TxnState) -> bool {
-    matches!(state, TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort)
+    matches!(
+        state,
+        TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort
+    )
 }
 
 impl TransactionCoordinator {
@@ -243,7 +251,7 @@ impl TransactionCoordinator {
         Self {
             config,
             entries: BTreeMap::new(),
-            pending: BTreeMap::new(),
+            pending: HashMap::new(),
             next_transition: 0,
             effects: VecDeque::new(),
         }
@@ -265,7 +273,7 @@ impl TransactionCoordinator {
                     c.entries.insert(
                         record.transactional_id.clone(),
                         Entry {
-                            meta: v.clone(),
+                            meta: TxnLogValue::clone(v),
                             durable: true,
                             pending: None,
                             markers_outstanding: BTreeSet::new(),
@@ -295,7 +303,10 @@ impl TransactionCoordinator {
         self.entries
             .iter()
             .filter(|(_, e)| e.durable)
-            .map(|(k, e)| TxnLogRecord { transactional_id: k.clone(), value: Some(e.meta.clone()) })
+            .map(|(k, e)| TxnLogRecord {
+                transactional_id: k.clone(),
+                value: Some(Arc::new(e.meta.clone())),
+            })
             .collect()
     }
 
@@ -309,16 +320,29 @@ impl TransactionCoordinator {
         self.pending.len()
     }
 
-    fn start(&mut self, txn_id: &Arc<str>, cause: Cause, target: Option<TxnLogValue>) -> TransitionId {
+    fn start(
+        &mut self,
+        txn_id: &Arc<str>,
+        cause: Cause,
+        target: Option<TxnLogValue>,
+    ) -> TransitionId {
+        let target = target.map(Arc::new);
         let id = TransitionId(self.next_transition);
         self.next_transition += 1;
         if let Some(e) = self.entries.get_mut(txn_id) {
-            e.pending = Some(Pending { id, cause, target: target.clone() });
+            e.pending = Some(Pending {
+                id,
+                cause,
+                target: target.clone(),
+            });
         }
         self.pending.insert(id, txn_id.clone());
         self.effects.push_back(Effect::Persist {
             id,
-            record: TxnLogRecord { transactional_id: txn_id.clone(), value: target },
+            record: TxnLogRecord {
+                transactional_id: txn_id.clone(),
+                value: target,
+            },
         });
         id
     }
@@ -343,7 +367,9 @@ impl TransactionCoordinator {
         if transactional_id.is_empty() {
             return fail(ErrorCode::InvalidRequest);
         }
-        if transaction_timeout_ms <= 0 || transaction_timeout_ms > self.config.transaction_max_timeout_ms {
+        if transaction_timeout_ms <= 0
+            || transaction_timeout_ms > self.config.transaction_max_timeout_ms
+        {
             return fail(ErrorCode::InvalidTransactionTimeout);
         }
         let expected = (producer_id != -1).then_some((producer_id, producer_epoch));
@@ -393,7 +419,9 @@ impl TransactionCoordinator {
             }
         }
         match m.state {
-            TxnState::PrepareCommit | TxnState::PrepareAbort => fail(ErrorCode::ConcurrentTransactions),
+            TxnState::PrepareCommit | TxnState::PrepareAbort => {
+                fail(ErrorCode::ConcurrentTransactions)
+            }
             TxnState::Ongoing => {
                 // Fence the previous incarnation: abort its transaction under a bumped epoch;
                 // the client retries and gets its own bump once the abort completes.
@@ -408,21 +436,30 @@ impl TransactionCoordinator {
                 target.txn_start_timestamp_ms = -1;
                 target.txn_last_update_timestamp_ms = now_ms;
                 let expected_epoch = expected.map(|(_, e)| e);
-                if m.producer_epoch >= EPOCH_EXHAUSTED && expected_epoch.is_none_or(|e| e == m.producer_epoch) {
+                if m.producer_epoch >= EPOCH_EXHAUSTED
+                    && expected_epoch.is_none_or(|e| e == m.producer_epoch)
+                {
                     let Some(new_pid) = ids.next_producer_id() else {
                         return fail(ErrorCode::CoordinatorLoadInProgress);
                     };
                     target.previous_producer_id = m.producer_id;
                     target.producer_id = new_pid;
                     target.producer_epoch = 0;
-                    target.last_producer_epoch = if expected.is_some() { m.producer_epoch } else { -1 };
+                    target.last_producer_epoch = if expected.is_some() {
+                        m.producer_epoch
+                    } else {
+                        -1
+                    };
                 } else {
                     match expected_epoch {
                         None => {
                             target.producer_epoch = m.producer_epoch.saturating_add(1);
                             target.last_producer_epoch = -1;
                         }
-                        Some(e) if (m.producer_epoch == -1 || e == m.producer_epoch) && m.producer_epoch < EPOCH_EXHAUSTED => {
+                        Some(e)
+                            if (m.producer_epoch == -1 || e == m.producer_epoch)
+                                && m.producer_epoch < EPOCH_EXHAUSTED =>
+                        {
                             target.producer_epoch = m.producer_epoch.saturating_add(1);
                             target.last_producer_epoch = m.producer_epoch;
                         }
@@ -450,11 +487,19 @@ impl TransactionCoordinator {
     }
 
     /// The checks shared by AddPartitionsToTxn, AddOffsetsToTxn and the verify-only form.
-    fn check_member(&self, transactional_id: &str, producer_id: i64, producer_epoch: i16) -> Result<&Entry, ErrorCode> {
+    fn check_member(
+        &self,
+        transactional_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+    ) -> Result<&Entry, ErrorCode> {
         if transactional_id.is_empty() {
             return Err(ErrorCode::InvalidRequest);
         }
-        let entry = self.entries.get(transactional_id).ok_or(ErrorCode::InvalidProducerIdMapping)?;
+        let entry = self
+            .entries
+            .get(transactional_id)
+            .ok_or(ErrorCode::InvalidProducerIdMapping)?;
         if entry.meta.producer_id != producer_id {
             return Err(ErrorCode::InvalidProducerIdMapping);
         }
@@ -510,7 +555,14 @@ impl TransactionCoordinator {
         producer_epoch: i16,
         partitions: &[TopicPartition],
     ) -> Reply<ErrorCode> {
-        self.add(now_ms, transactional_id, producer_id, producer_epoch, partitions, Cause::AddPartitions)
+        self.add(
+            now_ms,
+            transactional_id,
+            producer_id,
+            producer_epoch,
+            partitions,
+            Cause::AddPartitions,
+        )
     }
 
     /// AddOffsetsToTxn (NOTES D.5): the caller maps the group id to its offsets partition.
@@ -523,7 +575,14 @@ impl TransactionCoordinator {
         offsets_partition: TopicPartition,
     ) -> Reply<ErrorCode> {
         let partitions = [offsets_partition];
-        self.add(now_ms, transactional_id, producer_id, producer_epoch, &partitions, Cause::AddOffsets)
+        self.add(
+            now_ms,
+            transactional_id,
+            producer_id,
+            producer_epoch,
+            &partitions,
+            Cause::AddOffsets,
+        )
     }
 
     /// AddPartitionsToTxn v4+ with VerifyOnly=true, as a partition leader asks before the
@@ -547,11 +606,12 @@ impl TransactionCoordinator {
         partitions
             .iter()
             .map(|p| {
-                let code = if entry.meta.state == TxnState::Ongoing && entry.meta.partitions.contains(p) {
-                    ErrorCode::None
-                } else {
-                    ErrorCode::TransactionAbortable
-                };
+                let code =
+                    if entry.meta.state == TxnState::Ongoing && entry.meta.partitions.contains(p) {
+                        ErrorCode::None
+                    } else {
+                        ErrorCode::TransactionAbortable
+                    };
                 (p.clone(), code)
             })
             .collect()
@@ -594,12 +654,10 @@ impl TransactionCoordinator {
                 let key = key.clone();
                 return Reply::AfterPersist(self.start(&key, Cause::EndTxn, Some(target)));
             }
-            (TxnState::CompleteCommit, TxnResult::Commit) | (TxnState::CompleteAbort, TxnResult::Abort) => {
-                ErrorCode::None
-            }
-            (TxnState::PrepareCommit, TxnResult::Commit) | (TxnState::PrepareAbort, TxnResult::Abort) => {
-                ErrorCode::ConcurrentTransactions
-            }
+            (TxnState::CompleteCommit, TxnResult::Commit)
+            | (TxnState::CompleteAbort, TxnResult::Abort) => ErrorCode::None,
+            (TxnState::PrepareCommit, TxnResult::Commit)
+            | (TxnState::PrepareAbort, TxnResult::Abort) => ErrorCode::ConcurrentTransactions,
             _ => ErrorCode::InvalidTxnState,
         };
         Reply::Ready(code)
@@ -610,7 +668,10 @@ impl TransactionCoordinator {
     /// # Errors
     /// [`TxnError::UnknownTransition`] if `id` is not pending (already confirmed or failed).
     pub fn persisted(&mut self, id: TransitionId) -> Result<Completion, TxnError> {
-        let txn_id = self.pending.remove(&id).ok_or(TxnError::UnknownTransition { id: id.0 })?;
+        let txn_id = self
+            .pending
+            .remove(&id)
+            .ok_or(TxnError::UnknownTransition { id: id.0 })?;
         let Some(entry) = self.entries.get_mut(&txn_id) else {
             return Err(TxnError::UnknownTransition { id: id.0 });
         };
@@ -623,19 +684,22 @@ impl TransactionCoordinator {
         };
         let (producer_id, producer_epoch) = (target.producer_id, target.producer_epoch);
         let prepared = is_prepare(target.state);
-        entry.meta = target;
+        // No copy when the caller has dropped the record it persisted (the usual case).
+        entry.meta = Arc::try_unwrap(target).unwrap_or_else(|shared| TxnLogValue::clone(&shared));
         entry.durable = true;
         entry.markers_outstanding.clear();
         if prepared {
             self.begin_markers(&txn_id);
         }
         Ok(match pending.cause {
-            Cause::InitProducerId => {
-                Completion::InitProducerId(InitProducerIdResponse { error: ErrorCode::None, producer_id, producer_epoch })
-            }
-            Cause::InitFence => {
-                Completion::InitProducerId(InitProducerIdResponse::error(ErrorCode::ConcurrentTransactions))
-            }
+            Cause::InitProducerId => Completion::InitProducerId(InitProducerIdResponse {
+                error: ErrorCode::None,
+                producer_id,
+                producer_epoch,
+            }),
+            Cause::InitFence => Completion::InitProducerId(InitProducerIdResponse::error(
+                ErrorCode::ConcurrentTransactions,
+            )),
             Cause::AddPartitions => Completion::AddPartitions(ErrorCode::None),
             Cause::AddOffsets => Completion::AddOffsets(ErrorCode::None),
             Cause::EndTxn => Completion::EndTxn(ErrorCode::None),
@@ -650,7 +714,10 @@ impl TransactionCoordinator {
     /// # Errors
     /// [`TxnError::UnknownTransition`] if `id` is not pending.
     pub fn persist_failed(&mut self, id: TransitionId) -> Result<Completion, TxnError> {
-        let txn_id = self.pending.remove(&id).ok_or(TxnError::UnknownTransition { id: id.0 })?;
+        let txn_id = self
+            .pending
+            .remove(&id)
+            .ok_or(TxnError::UnknownTransition { id: id.0 })?;
         let pending = self
             .entries
             .get_mut(&txn_id)
@@ -658,7 +725,9 @@ impl TransactionCoordinator {
             .ok_or(TxnError::UnknownTransition { id: id.0 })?;
         let e = ErrorCode::CoordinatorNotAvailable;
         Ok(match pending.cause {
-            Cause::InitProducerId | Cause::InitFence => Completion::InitProducerId(InitProducerIdResponse::error(e)),
+            Cause::InitProducerId | Cause::InitFence => {
+                Completion::InitProducerId(InitProducerIdResponse::error(e))
+            }
             Cause::AddPartitions => Completion::AddPartitions(e),
             Cause::AddOffsets => Completion::AddOffsets(e),
             Cause::EndTxn => Completion::EndTxn(e),
@@ -669,7 +738,9 @@ impl TransactionCoordinator {
     /// Emits the markers of a prepared transaction (or completes it at once if it has no
     /// partitions).
     fn begin_markers(&mut self, txn_id: &Arc<str>) {
-        let Some(entry) = self.entries.get_mut(txn_id) else { return };
+        let Some(entry) = self.entries.get_mut(txn_id) else {
+            return;
+        };
         let m = &entry.meta;
         entry.markers_outstanding = m.partitions.clone();
         if m.partitions.is_empty() {
@@ -677,7 +748,11 @@ impl TransactionCoordinator {
             self.start_complete(txn_id, now_ms);
             return;
         }
-        let result = if m.state == TxnState::PrepareCommit { TxnResult::Commit } else { TxnResult::Abort };
+        let result = if m.state == TxnState::PrepareCommit {
+            TxnResult::Commit
+        } else {
+            TxnResult::Abort
+        };
         self.effects.push_back(Effect::WriteMarkers(WriteMarkers {
             transactional_id: txn_id.clone(),
             txn_sequence: m.txn_sequence,
@@ -704,7 +779,12 @@ impl TransactionCoordinator {
     /// The caller wrote the markers of `markers` to the partitions `written` (usually all of
     /// `markers.partitions`; a subset is fine, as are late and repeated reports). When every
     /// partition has its marker, the Complete state is persisted.
-    pub fn markers_written(&mut self, now_ms: i64, markers: &WriteMarkers, written: &[TopicPartition]) -> MarkersOutcome {
+    pub fn markers_written(
+        &mut self,
+        now_ms: i64,
+        markers: &WriteMarkers,
+        written: &[TopicPartition],
+    ) -> MarkersOutcome {
         let key = markers.transactional_id.clone();
         let Some(entry) = self.entries.get_mut(&key).filter(|e| e.durable) else {
             return MarkersOutcome::Ignored;
@@ -750,10 +830,14 @@ impl TransactionCoordinator {
             let m = &e.meta;
             if m.state == TxnState::Ongoing
                 && e.durable
-                && m.txn_start_timestamp_ms.saturating_add(i64::from(m.transaction_timeout_ms)) < now_ms
+                && m.txn_start_timestamp_ms
+                    .saturating_add(i64::from(m.transaction_timeout_ms))
+                    < now_ms
             {
                 work.push((k.clone(), 0));
-            } else if is_idle(m.state) && m.txn_last_update_timestamp_ms <= now_ms.saturating_sub(expiration_ms) {
+            } else if is_idle(m.state)
+                && m.txn_last_update_timestamp_ms <= now_ms.saturating_sub(expiration_ms)
+            {
                 work.push((k.clone(), 1));
             } else if is_prepare(m.state) && e.durable && e.markers_outstanding.is_empty() {
                 work.push((k.clone(), 2));
@@ -790,9 +874,16 @@ impl TransactionCoordinator {
             .filter_map(|e| {
                 let m = &e.meta;
                 if m.state == TxnState::Ongoing {
-                    Some(m.txn_start_timestamp_ms.saturating_add(i64::from(m.transaction_timeout_ms)).saturating_add(1))
+                    Some(
+                        m.txn_start_timestamp_ms
+                            .saturating_add(i64::from(m.transaction_timeout_ms))
+                            .saturating_add(1),
+                    )
                 } else if is_idle(m.state) {
-                    Some(m.txn_last_update_timestamp_ms.saturating_add(self.config.transactional_id_expiration_ms))
+                    Some(
+                        m.txn_last_update_timestamp_ms
+                            .saturating_add(self.config.transactional_id_expiration_ms),
+                    )
                 } else {
                     None
                 }
@@ -827,7 +918,13 @@ impl TransactionCoordinator {
     /// ListTransactions: ids whose state is in `states` and producer id in `producer_ids`
     /// (an empty filter matches all), and, if `duration_filter_ms` ≥ 0, whose current
     /// transaction has run at least that long. Ascending by id.
-    pub fn list(&self, now_ms: i64, states: &[TxnState], producer_ids: &[i64], duration_filter_ms: i64) -> Vec<ListedTransaction> {
+    pub fn list(
+        &self,
+        now_ms: i64,
+        states: &[TxnState],
+        producer_ids: &[i64],
+        duration_filter_ms: i64,
+    ) -> Vec<ListedTransaction> {
         self.entries
             .iter()
             .filter(|(_, e)| states.is_empty() || states.contains(&e.meta.state))
@@ -835,7 +932,8 @@ impl TransactionCoordinator {
             .filter(|(_, e)| {
                 duration_filter_ms < 0
                     || (e.meta.txn_start_timestamp_ms >= 0
-                        && now_ms.saturating_sub(e.meta.txn_start_timestamp_ms) >= duration_filter_ms)
+                        && now_ms.saturating_sub(e.meta.txn_start_timestamp_ms)
+                            >= duration_filter_ms)
             })
             .map(|(k, e)| ListedTransaction {
                 transactional_id: k.clone(),

@@ -60,7 +60,9 @@ pub enum TxnError {
     },
     /// A transaction marker was reported at an offset that is not after the previous marker
     /// or not after the transaction's first offset.
-    #[error("marker for producer {producer_id} at offset {marker_offset} is not after offset {after}")]
+    #[error(
+        "marker for producer {producer_id} at offset {marker_offset} is not after offset {after}"
+    )]
     MarkerOutOfOrder {
         /// Producer id of the marker.
         producer_id: i64,
@@ -70,7 +72,9 @@ pub enum TxnError {
         after: i64,
     },
     /// Aborted transactions given to [`crate::TxnIndex::restore`] are not sorted by last offset.
-    #[error("aborted transaction of producer {producer_id} ends at {last_offset}, before the previous one")]
+    #[error(
+        "aborted transaction of producer {producer_id} ends at {last_offset}, before the previous one"
+    )]
     AbortedOutOfOrder {
         /// Producer id of the offending entry.
         producer_id: i64,

@@ -49,7 +49,10 @@ pub struct TopicPartition {
 impl TopicPartition {
     /// A topic partition.
     pub fn new(topic: impl Into<Arc<str>>, partition: i32) -> Self {
-        Self { topic: topic.into(), partition }
+        Self {
+            topic: topic.into(),
+            partition,
+        }
     }
 }
 
@@ -165,8 +168,9 @@ pub struct TxnLogValue {
 pub struct TxnLogRecord {
     /// The transactional id.
     pub transactional_id: Arc<str>,
-    /// Its new state; `None` when the id expired.
-    pub value: Option<TxnLogValue>,
+    /// Its new state; `None` when the id expired. Shared with the coordinator's pending
+    /// transition, so emitting a record copies nothing.
+    pub value: Option<Arc<TxnLogValue>>,
 }
 
 impl TxnLogRecord {
@@ -175,7 +179,11 @@ impl TxnLogRecord {
         let mut len = 4 + self.transactional_id.len();
         if let Some(v) = &self.value {
             len += 8 + 8 + 2 + 2 + 4 + 1 + 8 + 8 + 8 + 4;
-            len += v.partitions.iter().map(|tp| 2 + tp.topic.len() + 4).sum::<usize>();
+            len += v
+                .partitions
+                .iter()
+                .map(|tp| 2 + tp.topic.len() + 4)
+                .sum::<usize>();
         }
         len
     }
@@ -188,7 +196,11 @@ impl TxnLogRecord {
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.reserve(self.encoded_len());
         out.push(FORMAT_VERSION);
-        out.push(if self.value.is_some() { KIND_STATE } else { KIND_TOMBSTONE });
+        out.push(if self.value.is_some() {
+            KIND_STATE
+        } else {
+            KIND_TOMBSTONE
+        });
         put_str(out, &self.transactional_id);
         if let Some(v) = &self.value {
             out.extend_from_slice(&v.producer_id.to_be_bytes());
@@ -234,12 +246,20 @@ impl TxnLogRecord {
         }
         let kind = r.u8("record kind")?;
         if kind != KIND_STATE && kind != KIND_TOMBSTONE {
-            return Err(TxnError::InvalidValue { what: "record kind", offset: 1, value: i64::from(kind) });
+            return Err(TxnError::InvalidValue {
+                what: "record kind",
+                offset: 1,
+                value: i64::from(kind),
+            });
         }
         let id_at = r.pos;
         let transactional_id = r.string("transactional id")?;
         if transactional_id.is_empty() {
-            return Err(TxnError::InvalidValue { what: "transactional id length", offset: id_at, value: 0 });
+            return Err(TxnError::InvalidValue {
+                what: "transactional id length",
+                offset: id_at,
+                value: 0,
+            });
         }
         let value = if kind == KIND_STATE {
             let producer_id = r.i64("producer id")?;
@@ -264,14 +284,17 @@ impl TxnLogRecord {
                 let at = r.pos;
                 let topic = r.string("topic")?;
                 let partition = r.i32("partition")?;
-                let tp = TopicPartition { topic: topic.into(), partition };
+                let tp = TopicPartition {
+                    topic: topic.into(),
+                    partition,
+                };
                 if previous.as_ref().is_some_and(|p| *p >= tp) {
                     return Err(TxnError::UnsortedPartitions { offset: at });
                 }
                 previous = Some(tp.clone());
                 partitions.insert(tp);
             }
-            Some(TxnLogValue {
+            Some(Arc::new(TxnLogValue {
                 producer_id,
                 previous_producer_id,
                 producer_epoch,
@@ -282,14 +305,20 @@ impl TxnLogRecord {
                 txn_start_timestamp_ms,
                 txn_last_update_timestamp_ms,
                 partitions,
-            })
+            }))
         } else {
             None
         };
         if r.pos != bytes.len() {
-            return Err(TxnError::TrailingBytes { offset: r.pos, len: bytes.len() - r.pos });
+            return Err(TxnError::TrailingBytes {
+                offset: r.pos,
+                len: bytes.len() - r.pos,
+            });
         }
-        Ok(Self { transactional_id: transactional_id.into(), value })
+        Ok(Self {
+            transactional_id: transactional_id.into(),
+            value,
+        })
     }
 }
 
@@ -317,7 +346,12 @@ impl<'a> Reader<'a> {
                 self.pos += n;
                 Ok(s)
             }
-            None => Err(TxnError::Truncated { what, offset: self.pos, needed: n, had: rest.len() }),
+            None => Err(TxnError::Truncated {
+                what,
+                offset: self.pos,
+                needed: n,
+                had: rest.len(),
+            }),
         }
     }
 
@@ -364,7 +398,7 @@ mod tests {
     fn sample() -> TxnLogRecord {
         TxnLogRecord {
             transactional_id: "tx-1".into(),
-            value: Some(TxnLogValue {
+            value: Some(Arc::new(TxnLogValue {
                 producer_id: 7,
                 previous_producer_id: -1,
                 producer_epoch: 3,
@@ -374,10 +408,14 @@ mod tests {
                 txn_sequence: 4,
                 txn_start_timestamp_ms: 1_000,
                 txn_last_update_timestamp_ms: 1_500,
-                partitions: [TopicPartition::new("a", 1), TopicPartition::new("a", 0), TopicPartition::new("b", 0)]
-                    .into_iter()
-                    .collect(),
-            }),
+                partitions: [
+                    TopicPartition::new("a", 1),
+                    TopicPartition::new("a", 0),
+                    TopicPartition::new("b", 0),
+                ]
+                .into_iter()
+                .collect(),
+            })),
         }
     }
 
@@ -391,7 +429,10 @@ mod tests {
 
     #[test]
     fn tombstone_round_trips() {
-        let r = TxnLogRecord { transactional_id: "gone".into(), value: None };
+        let r = TxnLogRecord {
+            transactional_id: "gone".into(),
+            value: None,
+        };
         let bytes = r.to_bytes();
         assert_eq!(bytes.len(), r.encoded_len());
         assert_eq!(TxnLogRecord::decode(&bytes), Ok(r));
@@ -402,7 +443,10 @@ mod tests {
         let bytes = sample().to_bytes();
         for cut in 0..bytes.len() {
             assert!(
-                matches!(TxnLogRecord::decode(&bytes[..cut]), Err(TxnError::Truncated { .. })),
+                matches!(
+                    TxnLogRecord::decode(&bytes[..cut]),
+                    Err(TxnError::Truncated { .. })
+                ),
                 "cut at {cut}"
             );
         }
@@ -413,7 +457,13 @@ mod tests {
         let mut bytes = sample().to_bytes();
         let len = bytes.len();
         bytes.push(0);
-        assert_eq!(TxnLogRecord::decode(&bytes), Err(TxnError::TrailingBytes { offset: len, len: 1 }));
+        assert_eq!(
+            TxnLogRecord::decode(&bytes),
+            Err(TxnError::TrailingBytes {
+                offset: len,
+                len: 1
+            })
+        );
     }
 
     #[test]
@@ -421,16 +471,32 @@ mod tests {
         let bytes = sample().to_bytes();
         let mut v = bytes.clone();
         v[0] = 9;
-        assert!(matches!(TxnLogRecord::decode(&v), Err(TxnError::InvalidValue { what: "format version", .. })));
+        assert!(matches!(
+            TxnLogRecord::decode(&v),
+            Err(TxnError::InvalidValue {
+                what: "format version",
+                ..
+            })
+        ));
         let mut k = bytes.clone();
         k[1] = 2;
-        assert!(matches!(TxnLogRecord::decode(&k), Err(TxnError::InvalidValue { what: "record kind", .. })));
+        assert!(matches!(
+            TxnLogRecord::decode(&k),
+            Err(TxnError::InvalidValue {
+                what: "record kind",
+                ..
+            })
+        ));
         let mut s = bytes;
         let state_at = 4 + 4 + 8 + 8 + 2 + 2 + 4;
         s[state_at] = TxnState::Dead.id();
         assert_eq!(
             TxnLogRecord::decode(&s),
-            Err(TxnError::InvalidValue { what: "state", offset: state_at, value: 6 })
+            Err(TxnError::InvalidValue {
+                what: "state",
+                offset: state_at,
+                value: 6
+            })
         );
     }
 
@@ -441,7 +507,10 @@ mod tests {
         let first = bytes.len() - 3 * 7;
         let second = first + 7;
         bytes[second + 6] = 0;
-        assert_eq!(TxnLogRecord::decode(&bytes), Err(TxnError::UnsortedPartitions { offset: second }));
+        assert_eq!(
+            TxnLogRecord::decode(&bytes),
+            Err(TxnError::UnsortedPartitions { offset: second })
+        );
     }
 
     #[test]
@@ -450,10 +519,16 @@ mod tests {
         bytes[4] = 0xff;
         assert_eq!(
             TxnLogRecord::decode(&bytes),
-            Err(TxnError::InvalidUtf8 { what: "transactional id", offset: 4 })
+            Err(TxnError::InvalidUtf8 {
+                what: "transactional id",
+                offset: 4
+            })
         );
         let empty = [FORMAT_VERSION, KIND_TOMBSTONE, 0, 0];
-        assert!(matches!(TxnLogRecord::decode(&empty), Err(TxnError::InvalidValue { value: 0, .. })));
+        assert!(matches!(
+            TxnLogRecord::decode(&empty),
+            Err(TxnError::InvalidValue { value: 0, .. })
+        ));
     }
 
     #[test]
@@ -461,7 +536,10 @@ mod tests {
         let mut bytes = sample().to_bytes();
         let count_at = bytes.len() - 3 * 7 - 4;
         bytes[count_at..count_at + 4].copy_from_slice(&u32::MAX.to_be_bytes());
-        assert!(matches!(TxnLogRecord::decode(&bytes), Err(TxnError::Truncated { .. })));
+        assert!(matches!(
+            TxnLogRecord::decode(&bytes),
+            Err(TxnError::Truncated { .. })
+        ));
     }
 
     #[test]
@@ -471,7 +549,10 @@ mod tests {
             assert_eq!(s.id(), id);
             assert_eq!(TxnState::from_name(s.name()), Some(s));
         }
-        assert_eq!(TxnState::from_name("PrepareEpochFence"), Some(TxnState::PrepareEpochFence));
+        assert_eq!(
+            TxnState::from_name("PrepareEpochFence"),
+            Some(TxnState::PrepareEpochFence)
+        );
         assert_eq!(TxnState::from_name("nope"), None);
     }
 }

@@ -25,22 +25,31 @@ fn record() -> impl Strategy<Value = TxnLogRecord> {
         any::<u64>(),
         any::<i64>(),
         any::<i64>(),
-        proptest::collection::btree_set(("[a-zé_]{0,8}", any::<i32>()).prop_map(|(t, p)| TopicPartition::new(t, p)), 0..6),
+        proptest::collection::btree_set(
+            ("[a-zé_]{0,8}", any::<i32>()).prop_map(|(t, p)| TopicPartition::new(t, p)),
+            0..6,
+        ),
     )
-        .prop_map(|(pid, prev, epoch, last, timeout, state, seq, start, update, partitions)| TxnLogValue {
-            producer_id: pid,
-            previous_producer_id: prev,
-            producer_epoch: epoch,
-            last_producer_epoch: last,
-            transaction_timeout_ms: timeout,
-            state,
-            txn_sequence: seq,
-            txn_start_timestamp_ms: start,
-            txn_last_update_timestamp_ms: update,
-            partitions,
-        });
-    ("[a-zA-Z0-9.\\-ü]{1,20}", proptest::option::of(value))
-        .prop_map(|(id, value)| TxnLogRecord { transactional_id: id.into(), value })
+        .prop_map(
+            |(pid, prev, epoch, last, timeout, state, seq, start, update, partitions)| {
+                TxnLogValue {
+                    producer_id: pid,
+                    previous_producer_id: prev,
+                    producer_epoch: epoch,
+                    last_producer_epoch: last,
+                    transaction_timeout_ms: timeout,
+                    state,
+                    txn_sequence: seq,
+                    txn_start_timestamp_ms: start,
+                    txn_last_update_timestamp_ms: update,
+                    partitions,
+                }
+            },
+        );
+    ("[a-zA-Z0-9.\\-ü]{1,20}", proptest::option::of(value)).prop_map(|(id, value)| TxnLogRecord {
+        transactional_id: id.into(),
+        value: value.map(std::sync::Arc::new),
+    })
 }
 
 proptest! {

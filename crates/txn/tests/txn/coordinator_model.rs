@@ -15,8 +15,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 use semel_txn::{
-    Completion, CoordinatorConfig, Effect, ErrorCode, InitProducerIdResponse, Reply, TopicPartition,
-    TransactionCoordinator, TransitionId, TxnLogRecord, TxnResult, TxnState, WriteMarkers,
+    Completion, CoordinatorConfig, Effect, ErrorCode, InitProducerIdResponse, Reply,
+    TopicPartition, TransactionCoordinator, TransitionId, TxnLogRecord, TxnResult, TxnState,
+    WriteMarkers,
 };
 
 const IDS: [&str; 2] = ["t0", "t1"];
@@ -25,11 +26,18 @@ const TIMEOUT_MS: i32 = 10_000;
 const EXPIRATION_MS: i64 = 50_000;
 
 fn config() -> CoordinatorConfig {
-    CoordinatorConfig { transaction_max_timeout_ms: 900_000, transactional_id_expiration_ms: EXPIRATION_MS }
+    CoordinatorConfig {
+        transaction_max_timeout_ms: 900_000,
+        transactional_id_expiration_ms: EXPIRATION_MS,
+    }
 }
 
 fn partition(i: usize) -> TopicPartition {
-    if i == 3 { TopicPartition::new("__consumer_offsets", 7) } else { TopicPartition::new("topic", i as i32) }
+    if i == 3 {
+        TopicPartition::new("__consumer_offsets", 7)
+    } else {
+        TopicPartition::new("topic", i as i32)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -100,7 +108,10 @@ struct Reference {
 
 impl Reference {
     fn current(&self, id: &str) -> Option<(i64, i16)> {
-        self.latest.get(id).and_then(|v| v.as_ref()).map(|v| (v.producer_id, v.producer_epoch))
+        self.latest
+            .get(id)
+            .and_then(|v| v.as_ref())
+            .map(|v| (v.producer_id, v.producer_epoch))
     }
 
     fn is_fenced(&self, client: usize) -> bool {
@@ -120,7 +131,10 @@ impl Reference {
         let prev_state = previous.as_ref().map(|v| v.state);
         let Some(v) = &record.value else {
             assert!(
-                matches!(prev_state, Some(TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort)),
+                matches!(
+                    prev_state,
+                    Some(TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort)
+                ),
                 "tombstone of {id} from {prev_state:?}"
             );
             self.latest.insert(id, None);
@@ -128,8 +142,14 @@ impl Reference {
         };
         use TxnState::*;
         let allowed = match v.state {
-            Empty => matches!(prev_state, None | Some(Empty | CompleteCommit | CompleteAbort)),
-            Ongoing => matches!(prev_state, Some(Empty | Ongoing | CompleteCommit | CompleteAbort)),
+            Empty => matches!(
+                prev_state,
+                None | Some(Empty | CompleteCommit | CompleteAbort)
+            ),
+            Ongoing => matches!(
+                prev_state,
+                Some(Empty | Ongoing | CompleteCommit | CompleteAbort)
+            ),
             PrepareCommit | PrepareAbort => prev_state == Some(Ongoing),
             CompleteCommit => prev_state == Some(PrepareCommit),
             CompleteAbort => prev_state == Some(PrepareAbort),
@@ -138,35 +158,65 @@ impl Reference {
         assert!(allowed, "{id}: {prev_state:?} -> {:?}", v.state);
         if let Some(p) = &previous {
             if p.producer_id == v.producer_id {
-                assert!(v.producer_epoch >= p.producer_epoch, "{id}: epoch went back");
+                assert!(
+                    v.producer_epoch >= p.producer_epoch,
+                    "{id}: epoch went back"
+                );
             } else {
-                assert_eq!(v.producer_epoch, 0, "{id}: a new producer id starts at epoch 0");
+                assert_eq!(
+                    v.producer_epoch, 0,
+                    "{id}: a new producer id starts at epoch 0"
+                );
             }
         }
         let key = (id.clone(), v.producer_id, v.txn_sequence);
         match v.state {
-            Ongoing => {
-                if prev_state != Some(Ongoing) {
-                    assert!(self.started.insert(key.clone()), "transaction {key:?} started twice");
-                }
+            Ongoing if prev_state != Some(Ongoing) => {
+                assert!(
+                    self.started.insert(key.clone()),
+                    "transaction {key:?} started twice"
+                );
             }
             PrepareCommit | PrepareAbort => {
-                let result = if v.state == PrepareCommit { TxnResult::Commit } else { TxnResult::Abort };
+                let result = if v.state == PrepareCommit {
+                    TxnResult::Commit
+                } else {
+                    TxnResult::Abort
+                };
                 if let Some(added) = self.added.get(&key) {
-                    assert!(added.is_subset(&v.partitions), "{key:?}: prepared without an added partition");
+                    assert!(
+                        added.is_subset(&v.partitions),
+                        "{key:?}: prepared without an added partition"
+                    );
                 }
-                self.prepared.insert(key.clone(), (result, v.partitions.clone()));
+                self.prepared
+                    .insert(key.clone(), (result, v.partitions.clone()));
             }
             CompleteCommit | CompleteAbort => {
-                let (result, partitions) = self.prepared.get(&key).cloned().expect("completed after a prepare");
-                assert_eq!(v.state == CompleteCommit, result == TxnResult::Commit, "{key:?}: result changed");
+                let (result, partitions) = self
+                    .prepared
+                    .get(&key)
+                    .cloned()
+                    .expect("completed after a prepare");
+                assert_eq!(
+                    v.state == CompleteCommit,
+                    result == TxnResult::Commit,
+                    "{key:?}: result changed"
+                );
                 let acked = self.acked.get(&key).cloned().unwrap_or_default();
-                assert!(partitions.is_subset(&acked), "{key:?} completed before all markers were written");
-                assert!(self.completed.insert(key.clone(), v.state).is_none(), "{key:?} completed twice");
+                assert!(
+                    partitions.is_subset(&acked),
+                    "{key:?} completed before all markers were written"
+                );
+                assert!(
+                    self.completed.insert(key.clone(), v.state).is_none(),
+                    "{key:?} completed twice"
+                );
             }
             _ => {}
         }
-        self.latest.insert(id, Some(v.clone()));
+        self.latest
+            .insert(id, Some(semel_txn::TxnLogValue::clone(v)));
     }
 }
 
@@ -203,22 +253,56 @@ impl System {
             match e {
                 Effect::Persist { id, record } => self.unpersisted.push((id, record)),
                 Effect::WriteMarkers(m) => {
-                    let key = (m.transactional_id.to_string(), m.producer_id, m.txn_sequence);
-                    let (result, partitions) = self.reference.prepared.get(&key).cloned().expect("markers of a prepared txn");
+                    let key = (
+                        m.transactional_id.to_string(),
+                        m.producer_id,
+                        m.txn_sequence,
+                    );
+                    let (result, partitions) = self
+                        .reference
+                        .prepared
+                        .get(&key)
+                        .cloned()
+                        .expect("markers of a prepared txn");
                     assert_eq!(m.result, result);
-                    assert_eq!(m.partitions.iter().cloned().collect::<BTreeSet<_>>(), partitions);
+                    assert_eq!(
+                        m.partitions.iter().cloned().collect::<BTreeSet<_>>(),
+                        partitions
+                    );
                     self.markers.push(m);
                 }
             }
         }
     }
 
-    fn client_request(&mut self, client: usize, kind: Kind, partitions: Vec<TopicPartition>, reply: Reply<ErrorCode>) {
+    fn client_request(
+        &mut self,
+        client: usize,
+        kind: Kind,
+        partitions: Vec<TopicPartition>,
+        reply: Reply<ErrorCode>,
+    ) {
         let fenced = self.reference.is_fenced(client);
         match reply {
-            Reply::Ready(code) => self.answer(&Waiting { client, kind, fenced, partitions }, code),
+            Reply::Ready(code) => self.answer(
+                &Waiting {
+                    client,
+                    kind,
+                    fenced,
+                    partitions,
+                },
+                code,
+            ),
             Reply::AfterPersist(id) => {
-                self.waiting.insert(id, Waiting { client, kind, fenced, partitions });
+                self.waiting.insert(
+                    id,
+                    Waiting {
+                        client,
+                        kind,
+                        fenced,
+                        partitions,
+                    },
+                );
             }
         }
     }
@@ -226,17 +310,28 @@ impl System {
     fn answer(&mut self, w: &Waiting, code: ErrorCode) {
         let id = IDS[w.client % IDS.len()];
         if code == ErrorCode::None {
-            assert!(!w.fenced, "fenced client {} got NONE for {:?}", w.client, w.kind);
+            assert!(
+                !w.fenced,
+                "fenced client {} got NONE for {:?}",
+                w.client, w.kind
+            );
             if matches!(w.kind, Kind::Add | Kind::AddOffsets) {
                 let key = self.reference.txn_key(id).expect("added to a known id");
-                self.reference.added.entry(key).or_default().extend(w.partitions.iter().cloned());
+                self.reference
+                    .added
+                    .entry(key)
+                    .or_default()
+                    .extend(w.partitions.iter().cloned());
             }
         }
     }
 
     fn step(&mut self, op: &Op) {
         match *op {
-            Op::Init { client, with_expected } => {
+            Op::Init {
+                client,
+                with_expected,
+            } => {
                 let id = IDS[client % IDS.len()];
                 let (pid, epoch) = match self.reference.clients[client] {
                     Some(p) if with_expected => p,
@@ -247,11 +342,26 @@ impl System {
                     *next += 1;
                     Some(*next)
                 };
-                match self.c.handle_init_producer_id(self.now, id, TIMEOUT_MS, pid, epoch, &mut ids) {
-                    Reply::Ready(r) => assert_ne!(r.error, ErrorCode::None, "init answers NONE only after a persist"),
+                match self
+                    .c
+                    .handle_init_producer_id(self.now, id, TIMEOUT_MS, pid, epoch, &mut ids)
+                {
+                    Reply::Ready(r) => assert_ne!(
+                        r.error,
+                        ErrorCode::None,
+                        "init answers NONE only after a persist"
+                    ),
                     Reply::AfterPersist(t) => {
                         let fenced = self.reference.is_fenced(client);
-                        self.waiting.insert(t, Waiting { client, kind: Kind::Init, fenced, partitions: Vec::new() });
+                        self.waiting.insert(
+                            t,
+                            Waiting {
+                                client,
+                                kind: Kind::Init,
+                                fenced,
+                                partitions: Vec::new(),
+                            },
+                        );
                     }
                 }
             }
@@ -259,26 +369,46 @@ impl System {
                 if self.reference.clients[client].is_none() =>
             {
                 // A client's first call is InitProducerId.
-                self.step(&Op::Init { client, with_expected: false });
+                self.step(&Op::Init {
+                    client,
+                    with_expected: false,
+                });
                 return;
             }
             Op::Add { client, mask } => {
                 let id = IDS[client % IDS.len()];
-                let Some((pid, epoch)) = self.reference.clients[client] else { return };
-                let parts: Vec<_> = (0..3).filter(|i| mask & (1 << i) != 0).map(partition).collect();
-                let reply = self.c.handle_add_partitions(self.now, id, pid, epoch, &parts);
+                let Some((pid, epoch)) = self.reference.clients[client] else {
+                    return;
+                };
+                let parts: Vec<_> = (0..3)
+                    .filter(|i| mask & (1 << i) != 0)
+                    .map(partition)
+                    .collect();
+                let reply = self
+                    .c
+                    .handle_add_partitions(self.now, id, pid, epoch, &parts);
                 self.client_request(client, Kind::Add, parts, reply);
             }
             Op::AddOffsets { client } => {
                 let id = IDS[client % IDS.len()];
-                let Some((pid, epoch)) = self.reference.clients[client] else { return };
-                let reply = self.c.handle_add_offsets(self.now, id, pid, epoch, partition(3));
+                let Some((pid, epoch)) = self.reference.clients[client] else {
+                    return;
+                };
+                let reply = self
+                    .c
+                    .handle_add_offsets(self.now, id, pid, epoch, partition(3));
                 self.client_request(client, Kind::AddOffsets, vec![partition(3)], reply);
             }
             Op::End { client, commit } => {
                 let id = IDS[client % IDS.len()];
-                let Some((pid, epoch)) = self.reference.clients[client] else { return };
-                let result = if commit { TxnResult::Commit } else { TxnResult::Abort };
+                let Some((pid, epoch)) = self.reference.clients[client] else {
+                    return;
+                };
+                let result = if commit {
+                    TxnResult::Commit
+                } else {
+                    TxnResult::Abort
+                };
                 let fenced = self.reference.is_fenced(client);
                 let reply = self.c.handle_end_txn(self.now, id, pid, epoch, result);
                 match reply {
@@ -289,7 +419,15 @@ impl System {
                     }
                     Reply::AfterPersist(t) => {
                         assert!(!fenced, "fenced client {client} started an EndTxn");
-                        self.waiting.insert(t, Waiting { client, kind: Kind::End, fenced, partitions: Vec::new() });
+                        self.waiting.insert(
+                            t,
+                            Waiting {
+                                client,
+                                kind: Kind::End,
+                                fenced,
+                                partitions: Vec::new(),
+                            },
+                        );
                     }
                 }
             }
@@ -309,7 +447,12 @@ impl System {
                 match (completion, waiting) {
                     (Completion::Internal, None) => {}
                     (Completion::InitProducerId(r), Some(w)) => self.on_init(w.client, r),
-                    (Completion::AddPartitions(code) | Completion::AddOffsets(code) | Completion::EndTxn(code), Some(w)) => {
+                    (
+                        Completion::AddPartitions(code)
+                        | Completion::AddOffsets(code)
+                        | Completion::EndTxn(code),
+                        Some(w),
+                    ) => {
                         self.answer(&w, code);
                     }
                     (c, w) => panic!("completion {c:?} for {w:?}"),
@@ -317,7 +460,10 @@ impl System {
             }
             Op::PersistAll => {
                 while !self.unpersisted.is_empty() {
-                    self.step(&Op::Persist { pick: 0, fail: false });
+                    self.step(&Op::Persist {
+                        pick: 0,
+                        fail: false,
+                    });
                 }
             }
             Op::Markers { pick, mask } => {
@@ -326,10 +472,26 @@ impl System {
                     return;
                 }
                 let n = self.markers.len();
-                let m = if pick % 4 == 0 { self.markers[pick / 4 % n].clone() } else { self.markers[n - 1 - pick / 4 % n.min(2)].clone() };
-                let written: Vec<_> = (0..4).filter(|i| mask & (1 << i) != 0).map(partition).filter(|p| m.partitions.contains(p)).collect();
-                let key = (m.transactional_id.to_string(), m.producer_id, m.txn_sequence);
-                self.reference.acked.entry(key).or_default().extend(written.iter().cloned());
+                let m = if pick % 4 == 0 {
+                    self.markers[pick / 4 % n].clone()
+                } else {
+                    self.markers[n - 1 - pick / 4 % n.min(2)].clone()
+                };
+                let written: Vec<_> = (0..4)
+                    .filter(|i| mask & (1 << i) != 0)
+                    .map(partition)
+                    .filter(|p| m.partitions.contains(p))
+                    .collect();
+                let key = (
+                    m.transactional_id.to_string(),
+                    m.producer_id,
+                    m.txn_sequence,
+                );
+                self.reference
+                    .acked
+                    .entry(key)
+                    .or_default()
+                    .extend(written.iter().cloned());
                 self.c.markers_written(self.now, &m, &written);
             }
             Op::Advance { ms } => {
@@ -348,18 +510,29 @@ impl System {
     fn on_init(&mut self, client: usize, r: InitProducerIdResponse) {
         if r.error == ErrorCode::None {
             let id = IDS[client % IDS.len()];
-            assert_eq!(Some((r.producer_id, r.producer_epoch)), self.reference.current(id), "init answers the persisted pid/epoch");
+            assert_eq!(
+                Some((r.producer_id, r.producer_epoch)),
+                self.reference.current(id),
+                "init answers the persisted pid/epoch"
+            );
             self.reference.clients[client] = Some((r.producer_id, r.producer_epoch));
         }
     }
 
     fn check_invariants(&self) {
         let replayed = TransactionCoordinator::replay(config(), &self.log);
-        assert_eq!(replayed.snapshot(), self.c.snapshot(), "replay gives the same state");
+        assert_eq!(
+            replayed.snapshot(),
+            self.c.snapshot(),
+            "replay gives the same state"
+        );
         for (id, latest) in &self.reference.latest {
             let d = self.c.describe(id);
             match latest {
-                Some(v) => assert_eq!((d.state, d.producer_id, d.producer_epoch), (v.state, v.producer_id, v.producer_epoch)),
+                Some(v) => assert_eq!(
+                    (d.state, d.producer_id, d.producer_epoch),
+                    (v.state, v.producer_id, v.producer_epoch)
+                ),
                 None => assert!(
                     d.error == ErrorCode::TransactionalIdNotFound || d.producer_epoch == -1,
                     "expired id {id} is gone (or re-created, not yet persisted)"
@@ -373,17 +546,30 @@ impl System {
     fn quiesce(&mut self) {
         for _ in 0..20 {
             while !self.unpersisted.is_empty() {
-                self.step(&Op::Persist { pick: 0, fail: false });
+                self.step(&Op::Persist {
+                    pick: 0,
+                    fail: false,
+                });
             }
             let pending: Vec<WriteMarkers> = self.markers.clone();
             for m in &pending {
-                let key = (m.transactional_id.to_string(), m.producer_id, m.txn_sequence);
-                self.reference.acked.entry(key).or_default().extend(m.partitions.iter().cloned());
+                let key = (
+                    m.transactional_id.to_string(),
+                    m.producer_id,
+                    m.txn_sequence,
+                );
+                self.reference
+                    .acked
+                    .entry(key)
+                    .or_default()
+                    .extend(m.partitions.iter().cloned());
                 self.c.markers_written(self.now, m, &m.partitions);
             }
             self.drain_effects();
             if self.unpersisted.is_empty() {
-                self.step(&Op::Advance { ms: i64::from(TIMEOUT_MS) + 1 });
+                self.step(&Op::Advance {
+                    ms: i64::from(TIMEOUT_MS) + 1,
+                });
                 if self.unpersisted.is_empty() {
                     return;
                 }

@@ -1,6 +1,7 @@
 //! Replays the committed fuzz corpus through the fuzz property, and (re)writes the seeds.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use semel_txn::{AbortedTxn, TopicPartition, TxnLogRecord, TxnLogValue, TxnState};
 
@@ -19,17 +20,36 @@ fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         txn_sequence: 9,
         txn_start_timestamp_ms: 1_700_000_000_000,
         txn_last_update_timestamp_ms: 1_700_000_000_500,
-        partitions: [TopicPartition::new("orders", 0), TopicPartition::new("orders", 3), TopicPartition::new("__consumer_offsets", 17)]
-            .into_iter()
-            .collect(),
+        partitions: [
+            TopicPartition::new("orders", 0),
+            TopicPartition::new("orders", 3),
+            TopicPartition::new("__consumer_offsets", 17),
+        ]
+        .into_iter()
+        .collect(),
     };
-    let ongoing = TxnLogRecord { transactional_id: "payments-tx".into(), value: Some(value.clone()) };
+    let ongoing = TxnLogRecord {
+        transactional_id: "payments-tx".into(),
+        value: Some(Arc::new(value.clone())),
+    };
     let complete = TxnLogRecord {
         transactional_id: "payments-tx".into(),
-        value: Some(TxnLogValue { state: TxnState::CompleteAbort, partitions: Default::default(), ..value }),
+        value: Some(Arc::new(TxnLogValue {
+            state: TxnState::CompleteAbort,
+            partitions: Default::default(),
+            ..value
+        })),
     };
-    let tombstone = TxnLogRecord { transactional_id: "expired".into(), value: None };
-    let aborted = AbortedTxn { producer_id: 4242, first_offset: 100, last_offset: 180, last_stable_offset: 120 };
+    let tombstone = TxnLogRecord {
+        transactional_id: "expired".into(),
+        value: None,
+    };
+    let aborted = AbortedTxn {
+        producer_id: 4242,
+        first_offset: 100,
+        last_offset: 180,
+        last_stable_offset: 120,
+    };
     vec![
         ("ongoing", ongoing.to_bytes()),
         ("complete_abort", complete.to_bytes()),
@@ -49,7 +69,11 @@ fn seeds_satisfy_the_fuzz_property_and_are_in_the_corpus() {
             std::fs::create_dir_all(&dir).unwrap();
             std::fs::write(&path, &bytes).unwrap();
         }
-        assert_eq!(std::fs::read(&path).unwrap(), bytes, "seed {name} is committed and current");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            bytes,
+            "seed {name} is committed and current"
+        );
     }
 }
 

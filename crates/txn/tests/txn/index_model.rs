@@ -7,8 +7,14 @@ use semel_txn::{AbortedTxn, TxnIndex};
 
 #[derive(Debug, Clone, Copy)]
 enum Batch {
-    Data { producer_id: i64, transactional: bool },
-    Marker { producer_id: i64, commit: bool },
+    Data {
+        producer_id: i64,
+        transactional: bool,
+    },
+    Marker {
+        producer_id: i64,
+        commit: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -31,20 +37,31 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// What the log says: open transactions (pid → first offset) and aborted ones, in marker order.
-fn recompute(log: &[Batch]) -> (Vec<(i64, i64)>, Vec<(i64, i64, i64)>) {
+/// (producer id, first offset) of each open transaction, ascending.
+type Open = Vec<(i64, i64)>;
+/// (producer id, first offset, marker offset) of each aborted transaction, in marker order.
+type Aborted = Vec<(i64, i64, i64)>;
+
+/// What the log says: open transactions and aborted ones.
+fn recompute(log: &[Batch]) -> (Open, Aborted) {
     let mut open: Vec<(i64, i64)> = Vec::new();
     let mut aborted = Vec::new();
     for (offset, b) in log.iter().enumerate() {
         let offset = offset as i64;
         match *b {
-            Batch::Data { producer_id, transactional: true } => {
+            Batch::Data {
+                producer_id,
+                transactional: true,
+            } => {
                 if !open.iter().any(|&(p, _)| p == producer_id) {
                     open.push((producer_id, offset));
                 }
             }
             Batch::Data { .. } => {}
-            Batch::Marker { producer_id, commit } => {
+            Batch::Marker {
+                producer_id,
+                commit,
+            } => {
                 if let Some(i) = open.iter().position(|&(p, _)| p == producer_id) {
                     let (_, first) = open.remove(i);
                     if !commit {
