@@ -178,7 +178,7 @@ impl TxnIndex {
     }
 
     fn push_aborted(&mut self, a: AbortedTxn) {
-        if self.aborted.len() % BLOCK == 0 {
+        if self.aborted.len() == self.sparse.len() * BLOCK {
             self.sparse.push(a.last_offset);
         }
         self.aborted.push(a);
