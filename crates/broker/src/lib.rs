@@ -1,13 +1,28 @@
 //! semel-broker: the thin composition of the semel crates into a Kafka-compatible broker.
 //!
 //! It decodes requests (semel-wire), asks the state machines, persists their records in
-//! semel-log logs and encodes the answers. No protocol rule lives in socket code.
+//! semel-log logs and encodes the answers. No protocol rule lives in socket code:
 //!
-//! Work in progress (issue 7): configuration, the data-directory lock, metrics and the
-//! connection pipeline are here; the request handlers are being written.
+//! - [`server`]: accept loop; per connection, frames in and responses out in request order.
+//! - [`broker`]: decode, dispatch by API key, encode; the advertised API versions.
+//! - `handler/`: one module per group of APIs.
+//! - [`store`], [`partition`], [`topics`]: topics and partitions on semel-log logs, topic
+//!   metadata persisted in an internal log.
+//! - [`flusher`]: group commit for `acks=all` under `--flush always`.
+//! - [`config`], [`cli`], [`datadir`], [`metrics`]: running it.
+//!
+//! Served today (issue 7, in progress): ApiVersions, Metadata, Produce (acks 0/1/all),
+//! Fetch (long poll), ListOffsets, CreateTopics, DeleteTopics, CreatePartitions,
+//! DescribeCluster. Consumer groups, offsets and exactly-once come next.
 
+pub mod broker;
 pub mod cli;
 pub mod config;
 pub mod datadir;
+pub mod flusher;
+mod handler;
 pub mod metrics;
+pub mod partition;
 pub mod server;
+pub mod store;
+pub mod topics;

@@ -1,0 +1,201 @@
+//! Fetch: whole stored batches from each requested partition, never past the high watermark,
+//! within the response and partition byte limits (the first batch is returned whole even if it
+//! is larger, so a consumer always progresses — KIP-74), held back up to `max_wait_ms` until
+//! `min_bytes` are there (long poll).
+//!
+//! Fetch sessions (KIP-227) are declined: every answer carries session id 0 and every requested
+//! partition, which every client handles by sending full fetches.
+
+use super::{BodyFuture, Handled, code};
+use crate::broker::Broker;
+use bytes::{Bytes, BytesMut};
+use semel_wire::messages::ResponseBody;
+use semel_wire::messages::fetch_request::FetchRequest;
+use semel_wire::messages::fetch_response::{FetchResponse, FetchableTopicResponse, PartitionData};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Longest wait a client may ask for (Kafka caps nothing; a day is plenty).
+const MAX_WAIT_CAP_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// Handles a Fetch request.
+pub(super) fn fetch(broker: &Arc<Broker>, req: FetchRequest, version: i16) -> Handled {
+    let (response, bytes) = read_all(broker, &req, version);
+    let min_bytes = usize::try_from(req.min_bytes.max(0)).unwrap_or(0);
+    let max_wait = u64::try_from(req.max_wait_ms.max(0))
+        .unwrap_or(0)
+        .min(MAX_WAIT_CAP_MS);
+    if bytes >= min_bytes.max(1) || max_wait == 0 || has_error(&response) {
+        return Handled::Now(ResponseBody::Fetch(response));
+    }
+    let watches = watches(broker, &req);
+    if watches.is_empty() {
+        return Handled::Now(ResponseBody::Fetch(response));
+    }
+    let broker = Arc::clone(broker);
+    let future: BodyFuture = Box::pin(async move {
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(max_wait);
+        let mut watches = watches;
+        loop {
+            if tokio::time::timeout_at(deadline, any_changed(&mut watches))
+                .await
+                .is_err()
+            {
+                break;
+            }
+            let (response, bytes) = read_all(&broker, &req, version);
+            if bytes >= min_bytes.max(1) || has_error(&response) {
+                return ResponseBody::Fetch(response);
+            }
+        }
+        ResponseBody::Fetch(read_all(&broker, &req, version).0)
+    });
+    Handled::Later(future)
+}
+
+fn has_error(response: &FetchResponse) -> bool {
+    response
+        .responses
+        .iter()
+        .flat_map(|t| &t.partitions)
+        .any(|p| p.error_code != code::NONE)
+}
+
+/// High-watermark receivers of every requested partition that exists.
+fn watches(broker: &Broker, req: &FetchRequest) -> Vec<watch::Receiver<u64>> {
+    req.topics
+        .iter()
+        .filter_map(|t| broker.store.topic(&t.topic).map(|topic| (t, topic)))
+        .flat_map(|(t, topic)| {
+            t.partitions
+                .iter()
+                .filter_map(|p| {
+                    topic
+                        .partition(p.partition)
+                        .map(|p| p.watch_high_watermark())
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Resolves when any receiver sees a change (or its partition is gone).
+async fn any_changed(watches: &mut [watch::Receiver<u64>]) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(1);
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in watches.iter() {
+        let mut w = w.clone();
+        let tx = tx.clone();
+        tasks.spawn(async move {
+            let _ = w.changed().await;
+            let _ = tx.send(()).await;
+        });
+    }
+    drop(tx);
+    let _ = rx.recv().await;
+    tasks.abort_all();
+    for w in watches.iter_mut() {
+        w.mark_unchanged();
+    }
+}
+
+/// Reads every requested partition; returns the response and the record bytes it carries.
+fn read_all(broker: &Broker, req: &FetchRequest, version: i16) -> (FetchResponse, usize) {
+    let read_committed = req.isolation_level == 1;
+    let mut budget = usize::try_from(req.max_bytes.max(0)).unwrap_or(0);
+    if version < 3 {
+        budget = usize::MAX;
+    }
+    let mut total = 0usize;
+    let mut topics = Vec::with_capacity(req.topics.len());
+    for t in &req.topics {
+        let topic = broker.store.topic(&t.topic);
+        let mut partitions = Vec::with_capacity(t.partitions.len());
+        for p in &t.partitions {
+            let mut data = PartitionData {
+                partition_index: p.partition,
+                aborted_transactions: read_committed.then(Vec::new),
+                ..PartitionData::default()
+            };
+            let Some(partition) = topic
+                .as_ref()
+                .and_then(|topic| topic.partition(p.partition))
+            else {
+                data.error_code = code::UNKNOWN_TOPIC_OR_PARTITION;
+                data.high_watermark = -1;
+                data.last_stable_offset = -1;
+                data.log_start_offset = -1;
+                partitions.push(data);
+                continue;
+            };
+            let hw = partition.high_watermark();
+            let start = partition.log_start_offset();
+            let end = partition.log_end_offset();
+            data.high_watermark = i64::try_from(hw).unwrap_or(-1);
+            // No transactions yet: the last stable offset is the high watermark.
+            data.last_stable_offset = data.high_watermark;
+            data.log_start_offset = i64::try_from(start).unwrap_or(-1);
+            let offset = u64::try_from(p.fetch_offset)
+                .ok()
+                .filter(|&o| o >= start && o <= end);
+            let Some(offset) = offset else {
+                data.error_code = code::OFFSET_OUT_OF_RANGE;
+                partitions.push(data);
+                continue;
+            };
+            let limit = usize::try_from(p.partition_max_bytes.max(0))
+                .unwrap_or(0)
+                .min(budget);
+            // KIP-74: the first batch of the response goes out whole even past the limits.
+            let limit = if total == 0 { limit.max(1) } else { limit };
+            if limit > 0 {
+                match partition.read(offset, limit) {
+                    Ok(batches) => {
+                        let size: usize = batches.iter().map(Bytes::len).sum();
+                        total += size;
+                        budget = budget.saturating_sub(size);
+                        data.records = Some(join(batches));
+                    }
+                    Err(e) => {
+                        tracing::warn!(topic = %t.topic, partition = p.partition, error = %e, "read failed");
+                        data.error_code = code::KAFKA_STORAGE_ERROR;
+                    }
+                }
+            }
+            if data.records.is_none() {
+                data.records = Some(Bytes::new());
+            }
+            partitions.push(data);
+        }
+        topics.push(FetchableTopicResponse {
+            topic: t.topic.clone(),
+            topic_id: t.topic_id,
+            partitions,
+            ..FetchableTopicResponse::default()
+        });
+    }
+    (
+        FetchResponse {
+            error_code: code::NONE,
+            session_id: 0,
+            responses: topics,
+            ..FetchResponse::default()
+        },
+        total,
+    )
+}
+
+/// One `records` blob from consecutive stored batches: zero-copy for a single batch; several
+/// are joined (the log frames each entry, so consecutive batches are not adjacent in memory).
+fn join(mut batches: Vec<Bytes>) -> Bytes {
+    if batches.len() <= 1 {
+        return batches.pop().unwrap_or_default();
+    }
+    let total = batches.iter().map(Bytes::len).sum();
+    let mut joined = BytesMut::with_capacity(total);
+    for batch in &batches {
+        joined.extend_from_slice(batch);
+    }
+    joined.freeze()
+}

@@ -1,0 +1,80 @@
+//! One module per group of APIs: each turns a decoded request into a response body (now or
+//! later). Handlers never touch sockets; they ask the store and encode nothing themselves.
+
+mod admin;
+mod fetch;
+mod list_offsets;
+mod metadata;
+mod produce;
+
+use crate::broker::Broker;
+use semel_wire::messages::{RequestBody, RequestHeader, ResponseBody};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// Kafka error codes used by the handlers.
+pub(crate) mod code {
+    /// No error.
+    pub(crate) const NONE: i16 = 0;
+    /// Offset outside the log.
+    pub(crate) const OFFSET_OUT_OF_RANGE: i16 = 1;
+    /// Batch CRC mismatch.
+    pub(crate) const CORRUPT_MESSAGE: i16 = 2;
+    /// Topic or partition does not exist.
+    pub(crate) const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+    /// An acks=all produce did not become durable in time.
+    pub(crate) const REQUEST_TIMED_OUT: i16 = 7;
+    /// Batch larger than max.message.bytes.
+    pub(crate) const MESSAGE_TOO_LARGE: i16 = 10;
+    /// Acks not in {-1, 0, 1}.
+    pub(crate) const INVALID_REQUIRED_ACKS: i16 = 21;
+    /// A feature this part of the broker does not serve yet (transactions).
+    pub(crate) const INVALID_TXN_STATE: i16 = 48;
+    /// Transactional batches without a transactional id.
+    pub(crate) const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
+    /// Storage failure.
+    pub(crate) const KAFKA_STORAGE_ERROR: i16 = 56;
+    /// Batch validation failure.
+    pub(crate) const INVALID_RECORD: i16 = 87;
+}
+
+/// A response body that will be ready later.
+pub(crate) type BodyFuture = Pin<Box<dyn Future<Output = ResponseBody> + Send>>;
+
+/// What a handler decided.
+pub(crate) enum Handled {
+    /// Answer now.
+    Now(ResponseBody),
+    /// Answer when the future completes (durability wait, long poll).
+    Later(BodyFuture),
+    /// No answer (acks=0).
+    NoResponse,
+    /// Close the connection (an acks=0 produce that failed).
+    Close(String),
+}
+
+/// Routes a request to its handler.
+pub(crate) fn handle(
+    broker: &Arc<Broker>,
+    header: &RequestHeader,
+    body: RequestBody,
+    version: i16,
+) -> Handled {
+    match body {
+        RequestBody::ApiVersions(_) => Handled::Now(metadata::api_versions(version)),
+        RequestBody::Metadata(req) => Handled::Now(metadata::metadata(broker, &req, version)),
+        RequestBody::DescribeCluster(req) => Handled::Now(metadata::describe_cluster(broker, &req)),
+        RequestBody::Produce(req) => produce::produce(broker, req, version),
+        RequestBody::Fetch(req) => fetch::fetch(broker, req, version),
+        RequestBody::ListOffsets(req) => Handled::Now(list_offsets::list_offsets(broker, &req)),
+        RequestBody::CreateTopics(req) => Handled::Now(admin::create_topics(broker, &req, version)),
+        RequestBody::DeleteTopics(req) => Handled::Now(admin::delete_topics(broker, &req)),
+        RequestBody::CreatePartitions(req) => Handled::Now(admin::create_partitions(broker, &req)),
+        other => Handled::Close(format!(
+            "{} from {:?} is decoded but not served",
+            other.api_key().name(),
+            header.client_id
+        )),
+    }
+}
