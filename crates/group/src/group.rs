@@ -80,10 +80,6 @@ impl Member {
             .unwrap_or_default()
     }
 
-    fn supports(&self, name: &str) -> bool {
-        self.protocols.iter().any(|p| p.name == name)
-    }
-
     fn touch(&mut self, now_ms: i64) {
         self.session_deadline_ms = now_ms.saturating_add(i64::from(self.session_timeout_ms));
     }
@@ -114,6 +110,9 @@ pub(crate) struct Group {
     members: BTreeMap<String, Member>,
     /// group.instance.id → member id.
     static_members: BTreeMap<String, String>,
+    /// How many members support each protocol name (AK `supportedProtocols`), so that the
+    /// join-time compatibility check does not scan every member.
+    protocol_support: BTreeMap<String, usize>,
     /// Member ids handed out with MEMBER_ID_REQUIRED, with their expiry.
     pending_members: BTreeMap<String, i64>,
     /// Some exactly when the state is PreparingRebalance.
@@ -123,6 +122,23 @@ pub(crate) struct Group {
     pending_sync_deadline_ms: Option<i64>,
     /// A member was removed since the last record: persist at the end of the operation.
     dirty: bool,
+}
+
+/// Adds (or removes) one member's protocols to the support counts, each name once.
+fn count_protocols(support: &mut BTreeMap<String, usize>, protocols: &[Protocol], add: bool) {
+    for (i, p) in protocols.iter().enumerate() {
+        if protocols[..i].iter().any(|q| q.name == p.name) {
+            continue;
+        }
+        if add {
+            *support.entry(p.name.clone()).or_default() += 1;
+        } else if let Some(n) = support.get_mut(&p.name) {
+            *n -= 1;
+            if *n == 0 {
+                support.remove(&p.name);
+            }
+        }
+    }
 }
 
 fn deadline(now_ms: i64, timeout_ms: i32) -> i64 {
@@ -140,6 +156,7 @@ impl Group {
             leader: None,
             members: BTreeMap::new(),
             static_members: BTreeMap::new(),
+            protocol_support: BTreeMap::new(),
             pending_members: BTreeMap::new(),
             join_wait: None,
             pending_sync: BTreeSet::new(),
@@ -167,6 +184,10 @@ impl Group {
 
     pub(crate) fn protocol_type_or_empty(&self) -> String {
         self.protocol_type.clone().unwrap_or_default()
+    }
+
+    fn supported_by_all(&self, name: &str) -> bool {
+        self.protocol_support.get(name) == Some(&self.members.len())
     }
 
     fn rebalance_timeout_ms(&self) -> i32 {
@@ -345,9 +366,7 @@ impl Group {
             return !protocol_type.is_empty() && !protocols.is_empty();
         }
         self.protocol_type.as_deref() == Some(protocol_type)
-            && protocols
-                .iter()
-                .any(|p| self.members.values().all(|m| m.supports(&p.name)))
+            && protocols.iter().any(|p| self.supported_by_all(&p.name))
     }
 
     /// AK `validateCurrentMember`: the instance id (if any) must map to this member id, and
@@ -407,6 +426,7 @@ impl Group {
             awaiting_sync: None,
             session_deadline_ms: deadline(now_ms, req.session_timeout_ms),
         };
+        count_protocols(&mut self.protocol_support, &member.protocols, true);
         self.members.insert(member_id, member);
         self.maybe_prepare_rebalance(ctx, now_ms);
         None
@@ -425,6 +445,8 @@ impl Group {
                 &req.member_id,
             ));
         };
+        count_protocols(&mut self.protocol_support, &member.protocols, false);
+        count_protocols(&mut self.protocol_support, &req.protocols, true);
         member.protocols = req.protocols;
         member.client_id = req.client_id;
         member.session_timeout_ms = req.session_timeout_ms;
@@ -478,6 +500,8 @@ impl Group {
         if let Some(instance) = &req.group_instance_id {
             self.static_members.insert(instance.clone(), new_id.clone());
         }
+        count_protocols(&mut self.protocol_support, &member.protocols, false);
+        count_protocols(&mut self.protocol_support, &req.protocols, true);
         member.protocols = req.protocols;
         member.client_id = req.client_id;
         member.session_timeout_ms = req.session_timeout_ms;
@@ -666,7 +690,7 @@ impl Group {
             .protocols
             .iter()
             .map(|p| p.name.as_str())
-            .filter(|name| self.members.values().all(|m| m.supports(name)))
+            .filter(|name| self.supported_by_all(name))
             .collect();
         let mut votes: BTreeMap<&str, usize> = BTreeMap::new();
         for m in self.members.values() {
@@ -693,6 +717,7 @@ impl Group {
         let Some(mut member) = self.members.remove(member_id) else {
             return;
         };
+        count_protocols(&mut self.protocol_support, &member.protocols, false);
         if let Some((token, _)) = member.awaiting_join.take() {
             ctx.events.push_back(Event::Join {
                 token,
@@ -705,10 +730,10 @@ impl Group {
                 response: SyncResponse::error(ErrorCode::UnknownMemberId),
             });
         }
-        if let Some(instance) = &member.group_instance_id {
-            if self.static_members.get(instance).map(String::as_str) == Some(member_id) {
-                self.static_members.remove(instance);
-            }
+        if let Some(instance) = &member.group_instance_id
+            && self.static_members.get(instance).map(String::as_str) == Some(member_id)
+        {
+            self.static_members.remove(instance);
         }
         self.pending_sync.remove(member_id);
         if self.leader.as_deref() == Some(member_id) {
@@ -840,14 +865,13 @@ impl Group {
     // ---------------------------------------------------------------- Heartbeat (E.5)
 
     pub(crate) fn heartbeat(&mut self, now_ms: i64, req: &HeartbeatRequest) -> ErrorCode {
-        if let Some(instance) = &req.group_instance_id {
-            if self
+        if let Some(instance) = &req.group_instance_id
+            && self
                 .static_members
                 .get(instance)
                 .is_some_and(|id| *id != req.member_id)
-            {
-                return ErrorCode::FencedInstanceId;
-            }
+        {
+            return ErrorCode::FencedInstanceId;
         }
         let state = self.state;
         let generation_id = self.generation_id;
@@ -906,14 +930,13 @@ impl Group {
             },
             _ => l.member_id.clone(),
         };
-        if let Some(instance) = &l.group_instance_id {
-            if self
+        if let Some(instance) = &l.group_instance_id
+            && self
                 .static_members
                 .get(instance)
                 .is_some_and(|id| *id != member_id)
-            {
-                return ErrorCode::FencedInstanceId;
-            }
+        {
+            return ErrorCode::FencedInstanceId;
         }
         if !self.members.contains_key(&member_id) {
             return ErrorCode::UnknownMemberId;
@@ -989,22 +1012,20 @@ impl Group {
             self.try_complete_join(ctx, now_ms);
         }
         // Members that joined a generation but never sent SyncGroup in time.
-        if let Some(d) = self.pending_sync_deadline_ms {
-            if d <= now_ms
-                && matches!(
-                    self.state,
-                    GroupState::CompletingRebalance | GroupState::Stable
-                )
-            {
-                self.pending_sync_deadline_ms = None;
-                let missing: Vec<String> =
-                    std::mem::take(&mut self.pending_sync).into_iter().collect();
-                for id in &missing {
-                    self.detach_member(ctx, id);
-                }
-                if !missing.is_empty() {
-                    self.prepare_rebalance(ctx, now_ms);
-                }
+        if let Some(d) = self.pending_sync_deadline_ms
+            && d <= now_ms
+            && matches!(
+                self.state,
+                GroupState::CompletingRebalance | GroupState::Stable
+            )
+        {
+            self.pending_sync_deadline_ms = None;
+            let missing: Vec<String> = std::mem::take(&mut self.pending_sync).into_iter().collect();
+            for id in &missing {
+                self.detach_member(ctx, id);
+            }
+            if !missing.is_empty() {
+                self.prepare_rebalance(ctx, now_ms);
             }
         }
         // Session timeouts. A member with a parked request is kept alive (AK shouldKeepAlive).
@@ -1058,6 +1079,19 @@ impl Group {
         if self.dirty {
             self.persist(ctx);
         }
+        debug_assert!(
+            self.protocol_support_is_exact(),
+            "protocol support counts drifted"
+        );
+    }
+
+    /// Recomputes the protocol support counts from the members (checked in debug builds).
+    fn protocol_support_is_exact(&self) -> bool {
+        let mut expected = BTreeMap::new();
+        for m in self.members.values() {
+            count_protocols(&mut expected, &m.protocols, true);
+        }
+        expected == self.protocol_support
     }
 
     fn persist(&mut self, ctx: &mut Ctx<'_>) {
@@ -1105,6 +1139,7 @@ impl Group {
                 g.static_members
                     .insert(instance.clone(), m.member_id.clone());
             }
+            count_protocols(&mut g.protocol_support, &m.protocols, true);
             g.members.insert(
                 m.member_id,
                 Member {

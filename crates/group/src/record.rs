@@ -297,16 +297,16 @@ fn decode_metadata(r: &mut Reader<'_>) -> Result<GroupMetadataRecord, GroupError
         if !ids.insert(m.member_id.as_str()) {
             return Err(inconsistent("duplicate member id"));
         }
-        if let Some(instance) = &m.group_instance_id {
-            if !instances.insert(instance.as_str()) {
-                return Err(inconsistent("duplicate group instance id"));
-            }
+        if let Some(instance) = &m.group_instance_id
+            && !instances.insert(instance.as_str())
+        {
+            return Err(inconsistent("duplicate group instance id"));
         }
     }
-    if let Some(leader) = &leader {
-        if !ids.contains(leader.as_str()) {
-            return Err(inconsistent("leader is not a member"));
-        }
+    if let Some(leader) = &leader
+        && !ids.contains(leader.as_str())
+    {
+        return Err(inconsistent("leader is not a member"));
     }
     if members.is_empty() != (state == GroupState::Empty) {
         return Err(inconsistent(
