@@ -2,6 +2,7 @@
 //! flush, truncate and retain.
 
 use std::fs::{self, File, OpenOptions, TryLockError};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -12,6 +13,10 @@ use parking_lot::{Mutex, RwLock};
 use crate::error::{Error, Result, io_err};
 use crate::frame::{self, FrameError, HEADER_LEN, Header, MAX_FRAME_LEN};
 use crate::segment::{self, Segment, TMP_SUFFIX};
+
+/// Copy-in appends of at least this many payload bytes are written with `pwrite` instead of
+/// a copy through the mapping (measured faster from a few KiB on: no page fault per page).
+const PWRITE_MIN_BYTES: usize = 8192;
 
 /// Name of the lock file inside the log directory.
 pub(crate) const LOCK_FILE: &str = "semel-log.lock";
@@ -507,9 +512,38 @@ impl Log {
         record_count: u32,
         max_timestamp: i64,
     ) -> Result<Appended> {
+        if record_count == 0 {
+            return Err(Error::ZeroRecords);
+        }
         let mut slot = self.reserve(payload.len())?;
-        slot.bytes_mut().copy_from_slice(payload);
-        slot.commit(record_count, max_timestamp)
+        if payload.len() < PWRITE_MIN_BYTES {
+            slot.bytes_mut().copy_from_slice(payload);
+            return slot.commit(record_count, max_timestamp);
+        }
+        // Large payloads go into the page cache with `pwrite` (coherent with the mapping),
+        // which costs no page fault per 4 KiB page, and report a full disk as an error.
+        let mut head = [0u8; HEADER_LEN];
+        frame::write_fields(&mut head, slot.base_offset, record_count, max_timestamp);
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&head[8..]);
+        crc.update(payload);
+        head[4..8].copy_from_slice(&crc.finalize().to_le_bytes());
+        head[0..4].copy_from_slice(&(slot.frame_len as u32).to_le_bytes());
+        let seg = &slot.log.active;
+        let written = seg
+            .file
+            .write_all_at(payload, slot.position + HEADER_LEN as u64)
+            .and_then(|()| seg.file.write_all_at(&head, slot.position));
+        if let Err(source) = written {
+            let path = seg.path.clone();
+            slot.log.shared.poison();
+            return Err(Error::Io {
+                op: "pwrite",
+                path,
+                source,
+            });
+        }
+        slot.publish(record_count, max_timestamp, false)
     }
 
     /// Reserves room for an entry of `len` payload bytes in the mapped segment, rolling to a
@@ -790,7 +824,6 @@ impl Log {
     /// Writes the first `cut` bytes of `seg` into a fresh file, flushes it and renames it over
     /// the segment; the old inode stays alive for the readers that still map it.
     fn rewrite_prefix(&self, seg: &Segment, cut: u64) -> Result<Segment> {
-        use std::os::unix::fs::FileExt;
         let dir = &self.shared.dir;
         let tmp = dir.join(format!("{:020}{TMP_SUFFIX}", seg.base_offset));
         let file = OpenOptions::new()
@@ -812,7 +845,7 @@ impl Log {
         file.sync_all().map_err(io_err("fsync", &tmp))?;
         fs::rename(&tmp, &seg.path).map_err(io_err("rename", &tmp))?;
         sync_dir(dir)?;
-        let fresh = Segment::from_file(seg.path.clone(), &file, seg.base_offset)?;
+        let fresh = Segment::from_file(seg.path.clone(), file, seg.base_offset)?;
         let view = fresh.map.read(0, cut as usize).unwrap_or(&[]);
         let scan = frame::scan(view, seg.base_offset);
         for (pos, h) in &scan.entries {
@@ -946,10 +979,16 @@ impl Reservation<'_> {
     /// [`Error::ZeroRecords`] when `record_count` is zero (the entry is abandoned); a flush
     /// error from the policy (the entry is then committed but not durable, and the log is
     /// poisoned).
-    pub fn commit(mut self, record_count: u32, max_timestamp: i64) -> Result<Appended> {
+    pub fn commit(self, record_count: u32, max_timestamp: i64) -> Result<Appended> {
         if record_count == 0 {
             return Err(Error::ZeroRecords);
         }
+        self.publish(record_count, max_timestamp, true)
+    }
+
+    /// Seals the frame in the mapping (unless `seal` is false: the caller wrote header and CRC
+    /// already) and publishes it.
+    fn publish(mut self, record_count: u32, max_timestamp: i64, seal: bool) -> Result<Appended> {
         let Some(next_offset) = self.base_offset.checked_add(u64::from(record_count)) else {
             return Err(Error::OffsetOutOfRange {
                 offset: self.base_offset,
@@ -958,21 +997,23 @@ impl Reservation<'_> {
             });
         };
         let log = &mut *self.log;
-        let Some(window) = log
-            .active
-            .map
-            .window(self.position as usize, self.frame_len as usize)
-        else {
-            return Err(Error::Corrupt {
-                path: log.active.path.clone(),
-                position: self.position,
-                offset: self.base_offset,
-                reason: "reservation outside the mapping",
-            });
-        };
-        let frame = window.into_mut_slice();
-        frame::write_fields(frame, self.base_offset, record_count, max_timestamp);
-        frame::seal_frame(frame);
+        if seal {
+            let Some(window) = log
+                .active
+                .map
+                .window(self.position as usize, self.frame_len as usize)
+            else {
+                return Err(Error::Corrupt {
+                    path: log.active.path.clone(),
+                    position: self.position,
+                    offset: self.base_offset,
+                    reason: "reservation outside the mapping",
+                });
+            };
+            let frame = window.into_mut_slice();
+            frame::write_fields(frame, self.base_offset, record_count, max_timestamp);
+            frame::seal_frame(frame);
+        }
         let header = Header {
             frame_len: self.frame_len as u32,
             crc: 0,

@@ -10,7 +10,8 @@
 //!   They are written again only by truncation and recovery, and only when the `Log` holds the
 //!   segment's only reference (no reader, no live `Bytes` slice can see them).
 //! - Bytes at or above `committed_end` are only touched by the single writer (`&mut Log`),
-//!   through [`WriteWindow`] and [`Mapping::zero`]; nobody reads them until
+//!   through [`WriteWindow`], [`Mapping::zero`] or `pwrite` on the segment's file (the page
+//!   cache is shared with the mapping); nobody reads them until
 //!   the writer publishes a larger `committed_end` with a release store.
 //! - The file is never shrunk while mapped (segments are retired by unlinking whole files), so
 //!   no access inside the mapping can fault with SIGBUS for lack of a page. A full disk could

@@ -49,6 +49,8 @@ pub(crate) struct Segment {
     pub(crate) base_offset: u64,
     pub(crate) path: PathBuf,
     pub(crate) map: Mapping,
+    /// The open file, for positional writes of large copy-in appends.
+    pub(crate) file: File,
     /// Bytes of whole, committed entries; readers see nothing at or beyond it.
     pub(crate) committed_end: AtomicU64,
     /// Bytes known flushed to disk.
@@ -91,7 +93,7 @@ impl Segment {
             .map_err(io_err("create", &path))?;
         Self::size_file(&file, &path, len, reserve)?;
         file.sync_all().map_err(io_err("fsync", &path))?;
-        Self::from_file(path, &file, base_offset)
+        Self::from_file(path, file, base_offset)
     }
 
     /// Opens an existing segment file, growing it to at least `min_len` bytes first (growing a
@@ -112,7 +114,7 @@ impl Segment {
             Self::size_file(&file, &path, min_len, reserve)?;
             file.sync_all().map_err(io_err("fsync", &path))?;
         }
-        Self::from_file(path, &file, base_offset)
+        Self::from_file(path, file, base_offset)
     }
 
     fn size_file(file: &File, path: &Path, len: u64, reserve: bool) -> Result<()> {
@@ -123,12 +125,13 @@ impl Segment {
         }
     }
 
-    pub(crate) fn from_file(path: PathBuf, file: &File, base_offset: u64) -> Result<Self> {
-        let map = Mapping::map(file).map_err(io_err("mmap", &path))?;
+    pub(crate) fn from_file(path: PathBuf, file: File, base_offset: u64) -> Result<Self> {
+        let map = Mapping::map(&file).map_err(io_err("mmap", &path))?;
         Ok(Self {
             base_offset,
             path,
             map,
+            file,
             committed_end: AtomicU64::new(0),
             synced_end: AtomicU64::new(0),
             next_offset: AtomicU64::new(base_offset),

@@ -606,3 +606,21 @@ fn a_forgotten_reservation_does_not_corrupt_the_sealed_segment() {
     let log = Log::open(dir.path(), small_config(256)).unwrap();
     assert_eq!(log.next_offset(), 3);
 }
+
+#[test]
+fn large_copy_in_appends_are_read_back_and_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), small_config(1 << 16)).unwrap();
+    let reader = log.reader();
+    for i in 0..6 {
+        log.append(&payload(i, 20_000), 2, i as i64).unwrap();
+        let got = reader.read(2 * i, 1).unwrap();
+        assert_eq!(&got[0].payload[..], &payload(i, 20_000)[..]);
+    }
+    log.sync().unwrap();
+    drop((reader, log));
+    let log = Log::open(dir.path(), small_config(1 << 16)).unwrap();
+    let all = log.read(0, usize::MAX).unwrap();
+    assert_eq!(all.len(), 6);
+    assert_eq!(&all[5].payload[..], &payload(5, 20_000)[..]);
+}

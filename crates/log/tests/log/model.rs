@@ -193,7 +193,8 @@ enum Op {
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    let len = prop_oneof![4 => 0usize..120, 1 => 120usize..700];
+    // Large payloads take the `pwrite` path of `append` (8 KiB and more).
+    let len = prop_oneof![8 => 0usize..120, 2 => 120usize..700, 1 => 8000usize..9000];
     prop_oneof![
         12 => (len.clone(), 1u32..5, 0i64..2000, any::<bool>())
             .prop_map(|(len, count, ts, in_place)| Op::Append { len, count, ts, in_place }),
