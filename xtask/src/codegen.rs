@@ -66,7 +66,10 @@ pub(crate) fn run(args: &[String]) -> TaskResult {
             stale.push(format!("{} (no longer generated)", rel.display()));
         }
         if stale.is_empty() {
-            eprintln!("codegen: {} generated files are up to date", formatted.len());
+            eprintln!(
+                "codegen: {} generated files are up to date",
+                formatted.len()
+            );
             return Ok(());
         }
         return Err(format!(
@@ -113,13 +116,18 @@ fn generate(schemas: &Path) -> Result<BTreeMap<PathBuf, String>, String> {
     // Pair requests with responses by API key.
     let mut apis = Vec::new();
     for req in messages.iter().filter(|m| m.kind == "request") {
-        let key = req.api_key.ok_or_else(|| format!("{} has no apiKey", req.name))?;
+        let key = req
+            .api_key
+            .ok_or_else(|| format!("{} has no apiKey", req.name))?;
         let resp = messages
             .iter()
             .find(|m| m.kind == "response" && m.api_key == Some(key))
             .ok_or_else(|| format!("{} has no response schema", req.name))?;
         if resp.valid != req.valid {
-            return Err(format!("{} and {} differ in validVersions", req.name, resp.name));
+            return Err(format!(
+                "{} and {} differ in validVersions",
+                req.name, resp.name
+            ));
         }
         apis.push(emit::Api {
             key,
@@ -138,7 +146,10 @@ fn generate(schemas: &Path) -> Result<BTreeMap<PathBuf, String>, String> {
     let dir = PathBuf::from("crates/wire/src/messages");
     for msg in &messages {
         let text = emit::message_module(msg).map_err(|e| format!("{}: {e}", msg.name))?;
-        out.insert(dir.join(format!("{}.rs", model::module_name(&msg.name))), text);
+        out.insert(
+            dir.join(format!("{}.rs", model::module_name(&msg.name))),
+            text,
+        );
     }
     out.insert(dir.join("mod.rs"), emit::mod_rs(&messages, &apis));
     out.insert(

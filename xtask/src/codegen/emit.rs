@@ -73,10 +73,7 @@ pub(crate) struct FieldCtx<'a> {
     pub(crate) compact: String,
 }
 
-pub(crate) fn field_ctx<'a>(
-    f: &'a Field,
-    msg: &Message,
-) -> Result<FieldCtx<'a>, String> {
+pub(crate) fn field_ctx<'a>(f: &'a Field, msg: &Message) -> Result<FieldCtx<'a>, String> {
     let valid = msg.valid;
     let present = Cond::of(f.versions, valid);
     let (positional, tagged) = match (f.tagged, f.tag) {
@@ -160,7 +157,8 @@ fn int_literal(default: Option<&str>, f: &Field) -> Result<String, String> {
     let v: i64 = if let Some(hex) = d.strip_prefix("0x") {
         i64::from_str_radix(hex, 16).map_err(|_| format!("{}: bad default {d}", f.name))?
     } else {
-        d.parse().map_err(|_| format!("{}: bad default {d}", f.name))?
+        d.parse()
+            .map_err(|_| format!("{}: bad default {d}", f.name))?
     };
     Ok(v.to_string())
 }
@@ -321,7 +319,10 @@ pub(crate) fn encode_stmt(fc: &FieldCtx<'_>) -> String {
         Ty::String => nullable_choice(
             fc.nullable,
             format!("e.put_nullable_string({x}.as_deref(), {c})?;"),
-            format!("e.put_string({}, {c})?;", non_null(&format!("{x}.as_deref()"))),
+            format!(
+                "e.put_string({}, {c})?;",
+                non_null(&format!("{x}.as_deref()"))
+            ),
         ),
         Ty::Bytes if !opt => format!("e.put_bytes(&{x}, {c})?;"),
         Ty::Bytes | Ty::Records => nullable_choice(
@@ -342,7 +343,10 @@ pub(crate) fn encode_stmt(fc: &FieldCtx<'_>) -> String {
         Ty::Struct(_) => nullable_choice(
             fc.nullable,
             format!("support::encode_nullable_struct(e, {x}.as_ref(), version)?;"),
-            format!("{}.encode(e, version)?;", non_null(&format!("{x}.as_ref()"))),
+            format!(
+                "{}.encode(e, version)?;",
+                non_null(&format!("{x}.as_ref()"))
+            ),
         ),
     }
 }
@@ -445,7 +449,10 @@ fn emit_struct(out: &mut String, msg: &Message, s: &Struct, top: bool) -> Result
             let _ = writeln!(out, "/// The `{name}` struct of `{}`.", msg.name);
         }
     }
-    let _ = writeln!(out, "#[derive(Debug, Clone, PartialEq)]\npub struct {name} {{");
+    let _ = writeln!(
+        out,
+        "#[derive(Debug, Clone, PartialEq)]\npub struct {name} {{"
+    );
     for fc in &ctxs {
         doc(out, &fc.f.about);
         if fc.f.about.trim().is_empty() {
@@ -459,7 +466,10 @@ fn emit_struct(out: &mut String, msg: &Message, s: &Struct, top: bool) -> Result
     }
     out.push_str("}\n\n");
     // Default.
-    let _ = writeln!(out, "impl Default for {name} {{\nfn default() -> Self {{\nSelf {{");
+    let _ = writeln!(
+        out,
+        "impl Default for {name} {{\nfn default() -> Self {{\nSelf {{"
+    );
     for fc in &ctxs {
         let _ = writeln!(out, "{}: {},", fc.rust, default_expr(fc.f)?);
     }
@@ -520,10 +530,11 @@ fn emit_struct(out: &mut String, msg: &Message, s: &Struct, top: bool) -> Result
     for fc in &ctxs {
         if fc.positional != Cond::Never {
             mutated = true;
-            body.push_str(
-                &fc.positional
-                    .guard(&format!("this.{} = {};", fc.rust, decode_expr(fc))),
-            );
+            body.push_str(&fc.positional.guard(&format!(
+                "this.{} = {};",
+                fc.rust,
+                decode_expr(fc)
+            )));
         }
     }
     if has_tags {
@@ -547,18 +558,20 @@ fn emit_struct(out: &mut String, msg: &Message, s: &Struct, top: bool) -> Result
         } else {
             format!("|tag, d| match tag {{\n{arms}_ => Ok(false),\n}}")
         };
-        body.push_str(
-            &can_flex.guard(&format!(
-                "this.unknown_tagged_fields = d.tagged_fields({closure})?;"
-            )),
-        );
+        body.push_str(&can_flex.guard(&format!(
+            "this.unknown_tagged_fields = d.tagged_fields({closure})?;"
+        )));
     }
     let let_this = if mutated { "let mut this" } else { "let this" };
     let decode_body = format!(
         "{}{let_this} = Self::default();\n{body}Ok(this)\n",
         version_check("decode")
     );
-    let dv = if uses_version(&decode_body) { "version" } else { "_version" };
+    let dv = if uses_version(&decode_body) {
+        "version"
+    } else {
+        "_version"
+    };
 
     // encode
     let mut body = version_check("encode");
@@ -612,7 +625,11 @@ fn emit_struct(out: &mut String, msg: &Message, s: &Struct, top: bool) -> Result
         body.push_str(&can_flex.guard(&section));
     }
     let encode_body = format!("{body}Ok(())\n");
-    let ev = if uses_version(&encode_body) { "version" } else { "_version" };
+    let ev = if uses_version(&encode_body) {
+        "version"
+    } else {
+        "_version"
+    };
 
     // encoded_len
     let mut body = String::from("let mut n: usize = 0;\n");
@@ -658,7 +675,11 @@ fn emit_struct(out: &mut String, msg: &Message, s: &Struct, top: bool) -> Result
     } else {
         "0\n".to_owned()
     };
-    let lv = if uses_version(&len_body) { "version" } else { "_version" };
+    let lv = if uses_version(&len_body) {
+        "version"
+    } else {
+        "_version"
+    };
 
     let _ = writeln!(
         out,
@@ -722,6 +743,23 @@ pub(crate) fn mod_rs(messages: &[Message], apis: &[Api<'_>]) -> String {
 //! Every message type implements [`Codec`] (decode, encode and exact encoded length for a given
 //! version) and [`Message`] (its API key and valid versions). [`RequestBody`] and [`ResponseBody`]
 //! dispatch on the API key; [`decode_request`] and [`encode_response`] add the headers.
+//!
+//! ```
+//! use semel_wire::messages::metadata_request::MetadataRequest;
+//! use semel_wire::messages::{ApiKey, RequestBody, RequestHeader, decode_request, encode_request};
+//!
+//! let header = RequestHeader {
+//!     request_api_key: ApiKey::Metadata.key(),
+//!     request_api_version: 12,
+//!     correlation_id: 7,
+//!     client_id: Some(\"app\".to_owned()),
+//!     ..RequestHeader::default()
+//! };
+//! let body = RequestBody::Metadata(MetadataRequest::default());
+//! let frame = encode_request(&header, &body)?.into_bytes();
+//! assert_eq!(decode_request(frame)?, (header, body));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![allow(clippy::too_many_lines, clippy::large_enum_variant)]
 
 mod api;
@@ -743,10 +781,16 @@ pub use api::{Codec, Message, decode_request, decode_request_header, decode_resp
         "\n/// The Kafka APIs this crate has schemas for.\n#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]\npub enum ApiKey {\n",
     );
     for a in apis {
-        let _ = writeln!(out, "/// `{}` (api key {}).\n{} = {},", a.name, a.key, a.name, a.key);
+        let _ = writeln!(
+            out,
+            "/// `{}` (api key {}).\n{} = {},",
+            a.name, a.key, a.name, a.key
+        );
     }
     out.push_str("}\n\n");
-    out.push_str("impl ApiKey {\n/// Every API, by ascending key.\npub const ALL: &'static [ApiKey] = &[");
+    out.push_str(
+        "impl ApiKey {\n/// Every API, by ascending key.\npub const ALL: &'static [ApiKey] = &[",
+    );
     for a in apis {
         let _ = write!(out, "ApiKey::{}, ", a.name);
     }

@@ -88,7 +88,15 @@ impl Ty {
     pub(crate) fn is_fixed(&self) -> bool {
         matches!(
             self,
-            Ty::Bool | Ty::I8 | Ty::I16 | Ty::I32 | Ty::I64 | Ty::U16 | Ty::U32 | Ty::F64 | Ty::Uuid
+            Ty::Bool
+                | Ty::I8
+                | Ty::I16
+                | Ty::I32
+                | Ty::I64
+                | Ty::U16
+                | Ty::U32
+                | Ty::F64
+                | Ty::Uuid
         )
     }
 }

@@ -6,7 +6,11 @@ use super::model::{Field, Message, Ty, module_name, snake_case};
 use std::fmt::Write as _;
 
 fn gen_fn(msg: &Message, struct_name: &str) -> String {
-    format!("gen_{}_{}", module_name(&msg.name), snake_case(struct_name).trim_start_matches("r#"))
+    format!(
+        "gen_{}_{}",
+        module_name(&msg.name),
+        snake_case(struct_name).trim_start_matches("r#")
+    )
 }
 
 fn elem_gen(msg: &Message, ty: &Ty) -> String {
@@ -30,7 +34,10 @@ fn elem_gen(msg: &Message, ty: &Ty) -> String {
 fn field_gen(msg: &Message, f: &Field, nullable: Cond) -> String {
     let inner = elem_gen(msg, &f.ty);
     if f.is_option() {
-        format!("if r.null({}) {{ None }} else {{ Some({inner}) }}", nullable.expr())
+        format!(
+            "if r.null({}) {{ None }} else {{ Some({inner}) }}",
+            nullable.expr()
+        )
     } else {
         inner
     }

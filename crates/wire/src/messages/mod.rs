@@ -4,6 +4,23 @@
 //! Every message type implements [`Codec`] (decode, encode and exact encoded length for a given
 //! version) and [`Message`] (its API key and valid versions). [`RequestBody`] and [`ResponseBody`]
 //! dispatch on the API key; [`decode_request`] and [`encode_response`] add the headers.
+//!
+//! ```
+//! use semel_wire::messages::metadata_request::MetadataRequest;
+//! use semel_wire::messages::{ApiKey, RequestBody, RequestHeader, decode_request, encode_request};
+//!
+//! let header = RequestHeader {
+//!     request_api_key: ApiKey::Metadata.key(),
+//!     request_api_version: 12,
+//!     correlation_id: 7,
+//!     client_id: Some("app".to_owned()),
+//!     ..RequestHeader::default()
+//! };
+//! let body = RequestBody::Metadata(MetadataRequest::default());
+//! let frame = encode_request(&header, &body)?.into_bytes();
+//! assert_eq!(decode_request(frame)?, (header, body));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![allow(clippy::too_many_lines, clippy::large_enum_variant)]
 
 mod api;

@@ -11,8 +11,7 @@ pub(crate) trait Element: Sized {
     /// Decodes one element.
     fn decode_elem(d: &mut Decoder, version: i16, compact: bool) -> Result<Self, DecodeError>;
     /// Encodes one element.
-    fn encode_elem(&self, e: &mut Encoder, version: i16, compact: bool)
-    -> Result<(), EncodeError>;
+    fn encode_elem(&self, e: &mut Encoder, version: i16, compact: bool) -> Result<(), EncodeError>;
     /// The encoded length of one element.
     fn elem_len(&self, version: i16, compact: bool) -> usize;
 }
@@ -200,9 +199,8 @@ pub(crate) fn tagged_len(
     unknown: &UnknownTags,
     is_known: impl Fn(u32) -> bool,
 ) -> usize {
-    let entry = |tag: u32, size: usize| {
-        uvarint_len(u64::from(tag)) + uvarint_len(size as u64) + size
-    };
+    let entry =
+        |tag: u32, size: usize| uvarint_len(u64::from(tag)) + uvarint_len(size as u64) + size;
     let mut count = known.len();
     let mut n: usize = known.iter().map(|(t, s)| entry(*t, *s)).sum();
     for (t, b) in unknown {
@@ -287,7 +285,10 @@ mod tests {
     fn a_null_array_where_none_is_allowed_is_an_error() {
         let mut d = Decoder::new(Bytes::from_static(&[0xff, 0xff, 0xff, 0xff]));
         let err = decode_vec::<i32>(&mut d, 0, false, "Topics").unwrap_err();
-        assert_eq!(err.kind, DecodeErrorKind::UnexpectedNull { field: "Topics" });
+        assert_eq!(
+            err.kind,
+            DecodeErrorKind::UnexpectedNull { field: "Topics" }
+        );
     }
 
     #[test]

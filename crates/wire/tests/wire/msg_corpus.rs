@@ -102,7 +102,10 @@ fn produce_with_batch() -> Vec<u8> {
         client_id: Some("rdkafka".to_owned()),
         ..RequestHeader::default()
     };
-    encode_request(&header, &body).unwrap().into_bytes().to_vec()
+    encode_request(&header, &body)
+        .unwrap()
+        .into_bytes()
+        .to_vec()
 }
 
 #[test]
@@ -121,7 +124,12 @@ fn request_frame_seed_corpus_is_current() {
         } else {
             let existing = std::fs::read(&path)
                 .unwrap_or_else(|e| panic!("{}: {e} (regenerate the seeds)", path.display()));
-            assert_eq!(existing, data, "{} is stale (regenerate the seeds)", path.display());
+            assert_eq!(
+                existing,
+                data,
+                "{} is stale (regenerate the seeds)",
+                path.display()
+            );
         }
     }
     assert!(total < 100 * 1024, "seed corpus too large: {total} bytes");
@@ -137,7 +145,10 @@ fn request_frame_corpus_replays() {
         let result = std::panic::catch_unwind(|| semel_wire::fuzzing::request_frame(&data));
         assert!(result.is_ok(), "{TARGET} fails on {}", path.display());
         // Every seed is a valid request, so the property really ran on it.
-        if path.file_name().is_some_and(|f| f.to_string_lossy().contains("_v")) {
+        if path
+            .file_name()
+            .is_some_and(|f| f.to_string_lossy().contains("_v"))
+        {
             assert!(
                 semel_wire::decode_request(bytes::Bytes::from(data)).is_ok(),
                 "seed {} does not decode",

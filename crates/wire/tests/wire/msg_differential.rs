@@ -234,7 +234,10 @@ fn a_join_group_and_offset_commit_built_by_kafka_protocol_decode_with_ours() {
         let ours: m::JoinGroupResponse = ours_decode(bytes.clone(), version);
         assert_eq!(ours.generation_id, 4);
         assert_eq!(ours.protocol_name.as_deref(), Some("range"));
-        assert_eq!((ours.leader.as_str(), ours.member_id.as_str()), ("m-1", "m-2"));
+        assert_eq!(
+            (ours.leader.as_str(), ours.member_id.as_str()),
+            ("m-1", "m-2")
+        );
         assert_eq!(&ours.members[0].metadata[..], &[0, 1, 2]);
         assert_eq!(ours_bytes(&ours, version), bytes, "v{version}");
     }
@@ -275,7 +278,10 @@ fn transaction_messages_built_by_kafka_protocol_decode_with_ours() {
         let bytes = theirs_bytes(&end, version);
         let ours: m::EndTxnRequest = ours_decode(bytes.clone(), version);
         assert_eq!(ours.transactional_id, "txn-1");
-        assert_eq!((ours.producer_id, ours.producer_epoch, ours.committed), (9, 2, true));
+        assert_eq!(
+            (ours.producer_id, ours.producer_epoch, ours.committed),
+            (9, 2, true)
+        );
         assert_eq!(ours_bytes(&ours, version), bytes);
     }
     let init = kp::InitProducerIdResponse::default()

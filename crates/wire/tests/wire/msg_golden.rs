@@ -3,10 +3,13 @@
 
 use bytes::Bytes;
 use semel_wire::messages::{
-    ApiKey, Codec, RequestBody, ResponseBody, api_versions_request::ApiVersionsRequest,
+    ApiKey, Codec, RequestBody, ResponseBody,
+    api_versions_request::ApiVersionsRequest,
     api_versions_response::{ApiVersion, ApiVersionsResponse},
-    find_coordinator_response::FindCoordinatorResponse, heartbeat_response::HeartbeatResponse,
-    metadata_request::MetadataRequest, produce_request::ProduceRequest,
+    find_coordinator_response::FindCoordinatorResponse,
+    heartbeat_response::HeartbeatResponse,
+    metadata_request::MetadataRequest,
+    produce_request::ProduceRequest,
 };
 use semel_wire::{
     Decoder, EncodeError, Encoder, RequestHeader, decode_request, encode_request, encode_response,
@@ -66,8 +69,14 @@ fn request_header_v1_for_a_classic_version_has_no_tagged_section() {
     let bytes: &[u8] = &[0x00, 0x12, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0xff, 0xff];
     let (header, body) = decode_request(Bytes::from_static(bytes)).unwrap();
     assert_eq!(header.client_id, None);
-    assert_eq!(body, RequestBody::ApiVersions(ApiVersionsRequest::default()));
-    assert_eq!(&encode_request(&header, &body).unwrap().into_bytes()[..], bytes);
+    assert_eq!(
+        body,
+        RequestBody::ApiVersions(ApiVersionsRequest::default())
+    );
+    assert_eq!(
+        &encode_request(&header, &body).unwrap().into_bytes()[..],
+        bytes
+    );
 }
 
 #[test]
@@ -163,7 +172,10 @@ fn a_null_array_in_a_classic_message() {
     assert_eq!(&encode(&v0, 0).unwrap()[..], &[0, 0, 0, 0]);
     assert!(matches!(
         encode(&req, 0),
-        Err(EncodeError::NullNotAllowed { field: "Topics", version: 0 })
+        Err(EncodeError::NullNotAllowed {
+            field: "Topics",
+            version: 0
+        })
     ));
     let mut d = Decoder::new(Bytes::from_static(BYTES));
     assert!(MetadataRequest::decode(&mut d, 0).is_err());
@@ -206,7 +218,10 @@ fn a_non_ignorable_field_the_version_cannot_carry_is_an_error() {
     };
     assert!(matches!(
         encode(&produce, 2),
-        Err(EncodeError::FieldNotInVersion { field: "TransactionalId", .. })
+        Err(EncodeError::FieldNotInVersion {
+            field: "TransactionalId",
+            ..
+        })
     ));
 }
 
@@ -217,7 +232,10 @@ fn an_unsupported_version_is_refused_both_ways() {
     assert_eq!(err.kafka_error_code(), 35);
     assert!(matches!(
         encode(&HeartbeatResponse::default(), 5),
-        Err(EncodeError::UnsupportedVersion { api_key: 12, version: 5 })
+        Err(EncodeError::UnsupportedVersion {
+            api_key: 12,
+            version: 5
+        })
     ));
 }
 
@@ -254,7 +272,10 @@ fn records_share_the_input_bytes() {
     let RequestBody::Produce(decoded) = decoded else {
         panic!("not a produce request");
     };
-    let records = decoded.topic_data[0].partition_data[0].records.clone().unwrap();
+    let records = decoded.topic_data[0].partition_data[0]
+        .records
+        .clone()
+        .unwrap();
     assert_eq!(records, blob);
     let frame_range = frame.as_ptr() as usize..frame.as_ptr() as usize + frame.len();
     assert!(frame_range.contains(&(records.as_ptr() as usize)));

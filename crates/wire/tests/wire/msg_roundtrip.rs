@@ -10,7 +10,7 @@ use semel_wire::messages::{
 };
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
     fn every_message_round_trips_in_every_version(seed in any::<u64>()) {

@@ -91,7 +91,11 @@ impl Rng {
             self.below(12)
         };
         let fill = self.next() as u8;
-        Bytes::from((0..n).map(|i| fill.wrapping_add(i as u8)).collect::<Vec<u8>>())
+        Bytes::from(
+            (0..n)
+                .map(|i| fill.wrapping_add(i as u8))
+                .collect::<Vec<u8>>(),
+        )
     }
 
     /// Whether to make a nullable value null (only where null is allowed).
@@ -138,7 +142,8 @@ pub(crate) fn check_round_trip<T: Codec + Debug + PartialEq>(
     let bytes = e.into_bytes();
     let mut d = Decoder::new(bytes.clone());
     let back = T::decode(&mut d, version).map_err(|err| format!("decode failed: {err}"))?;
-    d.finish().map_err(|err| format!("decode left bytes: {err}"))?;
+    d.finish()
+        .map_err(|err| format!("decode left bytes: {err}"))?;
     if &back != value {
         return Err(format!("decoded {back:?}\n  differs from {value:?}"));
     }
