@@ -76,6 +76,6 @@ pub mod fuzzing;
 pub use error::{ErrorCode, OffsetsError};
 pub use record::{MAX_STRING_BYTES, OffsetAndMetadata, OffsetKey, OffsetRecord};
 pub use store::{
-    CommitOutcome, Fetched, GroupActivity, GroupOffset, OffsetStore, OffsetsConfig,
+    CommitOutcome, Fetched, GroupActivity, GroupOffset, GroupView, OffsetStore, OffsetsConfig,
     PartitionOffset, Write, WriteId, compact,
 };

@@ -197,6 +197,29 @@ pub struct GroupOffset<'a> {
     pub fetched: Fetched<'a>,
 }
 
+/// One group's offsets (see [`OffsetStore::group`]).
+#[derive(Debug, Clone, Copy)]
+pub struct GroupView<'a> {
+    topics: Option<&'a Topics>,
+    slots: &'a [Slot],
+}
+
+impl<'a> GroupView<'a> {
+    /// Same as [`OffsetStore::fetch`] for this group.
+    #[must_use]
+    pub fn fetch(&self, topic: &str, partition: i32, require_stable: bool) -> Fetched<'a> {
+        match self
+            .topics
+            .and_then(|topics| topics.get(topic))
+            .and_then(|partitions| partitions.get(&partition))
+            .and_then(|slot| self.slots.get(*slot))
+        {
+            None => Fetched::NoOffset,
+            Some(slot) => fetched(&slot.state, require_stable),
+        }
+    }
+}
+
 /// A durable committed value and the position of the record that wrote it.
 #[derive(Debug, Clone)]
 struct Committed {
@@ -569,9 +592,15 @@ impl OffsetStore {
         partition: i32,
         require_stable: bool,
     ) -> Fetched<'_> {
-        match lookup(&self.index, group, topic, partition).and_then(|slot| self.slots.get(slot)) {
-            None => Fetched::NoOffset,
-            Some(slot) => fetched(&slot.state, require_stable),
+        self.group(group).fetch(topic, partition, require_stable)
+    }
+
+    /// One group's offsets, found once, for an OffsetFetch that lists many partitions.
+    #[must_use]
+    pub fn group(&self, group: &str) -> GroupView<'_> {
+        GroupView {
+            topics: self.index.get(group),
+            slots: &self.slots,
         }
     }
 

@@ -93,3 +93,73 @@ fn fuzz_corpus_seeds_match_the_encoder() {
         assert_eq!(std::fs::read(&path).unwrap(), bytes, "{}", path.display());
     }
 }
+
+mod mutations {
+    use proptest::prelude::*;
+    use semel_offsets::{OffsetAndMetadata, OffsetKey, OffsetRecord};
+
+    fn record() -> impl Strategy<Value = OffsetRecord> {
+        let key =
+            ("[a-z]{0,6}", "[a-zé]{0,6}", any::<i32>()).prop_map(|(group, topic, partition)| {
+                OffsetKey {
+                    group,
+                    topic,
+                    partition,
+                }
+            });
+        let value = (any::<i64>(), any::<i32>(), "\\PC{0,8}", any::<i64>()).prop_map(
+            |(offset, leader_epoch, metadata, commit_timestamp_ms)| OffsetAndMetadata {
+                offset,
+                leader_epoch,
+                metadata,
+                commit_timestamp_ms,
+            },
+        );
+        prop_oneof![
+            (key.clone(), prop::option::of(value.clone()))
+                .prop_map(|(key, value)| OffsetRecord::Commit { key, value }),
+            (any::<i64>(), key, value).prop_map(|(producer_id, key, value)| {
+                OffsetRecord::TxnCommit {
+                    producer_id,
+                    key,
+                    value,
+                }
+            }),
+            (any::<i64>(), any::<bool>()).prop_map(|(producer_id, committed)| {
+                OffsetRecord::TxnMarker {
+                    producer_id,
+                    committed,
+                }
+            }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_decode_to_an_error_or_a_canonical_record(
+            data in prop::collection::vec(any::<u8>(), 0..80)
+        ) {
+            semel_offsets::fuzzing::offsets_records(&data);
+        }
+
+        #[test]
+        fn damaged_encodings_decode_to_an_error_or_a_canonical_record(
+            record in record(),
+            flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+            cut in any::<prop::sample::Index>(),
+            truncate in any::<bool>(),
+        ) {
+            let mut bytes = record.encode().unwrap();
+            prop_assert_eq!(bytes.len(), record.encoded_len());
+            prop_assert_eq!(&OffsetRecord::decode(&bytes).unwrap(), &record);
+            for (at, byte) in flips {
+                let i = at.index(bytes.len());
+                bytes[i] = byte;
+            }
+            if truncate {
+                bytes.truncate(cut.index(bytes.len() + 1));
+            }
+            semel_offsets::fuzzing::offsets_records(&bytes);
+        }
+    }
+}

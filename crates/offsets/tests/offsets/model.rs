@@ -510,10 +510,17 @@ impl Harness {
         // invisible until their marker; RequireStable sees them (and writes in flight).
         for k in all_keys() {
             for require_stable in [false, true] {
+                let want = model.expected_fetch(&k, require_stable);
                 assert_eq!(
                     store.fetch(&k.group, &k.topic, k.partition, require_stable),
-                    model.expected_fetch(&k, require_stable),
+                    want,
                     "fetch {k:?} require_stable={require_stable}"
+                );
+                assert_eq!(
+                    store
+                        .group(&k.group)
+                        .fetch(&k.topic, k.partition, require_stable),
+                    want
                 );
             }
         }
