@@ -20,7 +20,7 @@ fn drive(c: &mut TransactionCoordinator) {
                 c.persisted(id).unwrap();
             }
             Effect::WriteMarkers(m) => {
-                c.markers_written(0, &m, &m.partitions);
+                c.markers_written(0, &m, m.partitions.iter());
             }
         }
     }

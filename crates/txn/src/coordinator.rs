@@ -1,9 +1,12 @@
 //! The transaction coordinator: one state machine per transactional id (NOTES D.1–D.9).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
-use crate::{ErrorCode, TopicPartition, TxnError, TxnLogRecord, TxnLogValue, TxnState};
+use crate::{
+    ErrorCode, PartitionSet, TopicPartition, TxnError, TxnLogRecord, TxnLogValue, TxnState,
+};
 
 /// Kafka's `transaction.max.timeout.ms` default.
 pub const DEFAULT_TRANSACTION_MAX_TIMEOUT_MS: i32 = 900_000;
@@ -44,6 +47,27 @@ pub trait ProducerIdSource {
 impl<F: FnMut() -> Option<i64>> ProducerIdSource for F {
     fn next_producer_id(&mut self) -> Option<i64> {
         self()
+    }
+}
+
+/// Hashes a [`TransitionId`] (a counter, never chosen by a peer) by a multiplication: the
+/// pending map is on every request's path, and SipHash would be most of its cost.
+#[derive(Debug, Clone, Copy, Default)]
+struct TransitionHasher(u64);
+
+impl Hasher for TransitionHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 
@@ -100,8 +124,9 @@ pub struct WriteMarkers {
     pub producer_epoch: i16,
     /// Commit or abort.
     pub result: TxnResult,
-    /// Every partition of the transaction, offsets partition included, ascending.
-    pub partitions: Vec<TopicPartition>,
+    /// Every partition of the transaction, offsets partition included, ascending (shared
+    /// with the coordinator's state).
+    pub partitions: PartitionSet,
 }
 
 /// What [`TransactionCoordinator::markers_written`] did with a report.
@@ -209,7 +234,11 @@ struct Entry {
     durable: bool,
     pending: Option<Pending>,
     /// In PrepareCommit/PrepareAbort: partitions whose marker is not yet reported written.
-    markers_outstanding: BTreeSet<TopicPartition>,
+    /// In PrepareCommit/PrepareAbort: per partition (by rank), whether its marker was
+    /// reported written; reused from transaction to transaction.
+    marker_flags: Vec<bool>,
+    /// How many of `marker_flags` are set.
+    markers_done: usize,
 }
 
 /// The transaction coordinator: a sans-IO state machine over all transactional ids.
@@ -229,9 +258,11 @@ pub struct TransactionCoordinator {
     config: CoordinatorConfig,
     entries: BTreeMap<Arc<str>, Entry>,
     /// Pending transition → its transactional id (only looked up, never iterated).
-    pending: HashMap<TransitionId, Arc<str>>,
+    pending: HashMap<TransitionId, Arc<str>, BuildHasherDefault<TransitionHasher>>,
     next_transition: u64,
     effects: VecDeque<Effect>,
+    /// Shared empty partition set (cleared states point here instead of allocating).
+    empty_partitions: PartitionSet,
 }
 
 fn is_prepare(state: TxnState) -> bool {
@@ -251,9 +282,10 @@ impl TransactionCoordinator {
         Self {
             config,
             entries: BTreeMap::new(),
-            pending: HashMap::new(),
+            pending: HashMap::default(),
             next_transition: 0,
             effects: VecDeque::new(),
+            empty_partitions: PartitionSet::default(),
         }
     }
 
@@ -276,7 +308,8 @@ impl TransactionCoordinator {
                             meta: TxnLogValue::clone(v),
                             durable: true,
                             pending: None,
-                            markers_outstanding: BTreeSet::new(),
+                            marker_flags: Vec::new(),
+                            markers_done: 0,
                         },
                     );
                 }
@@ -393,11 +426,12 @@ impl TransactionCoordinator {
                             txn_sequence: 0,
                             txn_start_timestamp_ms: -1,
                             txn_last_update_timestamp_ms: now_ms,
-                            partitions: BTreeSet::new(),
+                            partitions: self.empty_partitions.clone(),
                         },
                         durable: false,
                         pending: None,
-                        markers_outstanding: BTreeSet::new(),
+                        marker_flags: Vec::new(),
+                        markers_done: 0,
                     },
                 );
                 key
@@ -432,7 +466,7 @@ impl TransactionCoordinator {
                 let mut target = m.clone();
                 target.state = TxnState::Empty;
                 target.transaction_timeout_ms = transaction_timeout_ms;
-                target.partitions.clear();
+                target.partitions = self.empty_partitions.clone();
                 target.txn_start_timestamp_ms = -1;
                 target.txn_last_update_timestamp_ms = now_ms;
                 let expected_epoch = expected.map(|(_, e)| e);
@@ -492,13 +526,13 @@ impl TransactionCoordinator {
         transactional_id: &str,
         producer_id: i64,
         producer_epoch: i16,
-    ) -> Result<&Entry, ErrorCode> {
+    ) -> Result<(&Arc<str>, &Entry), ErrorCode> {
         if transactional_id.is_empty() {
             return Err(ErrorCode::InvalidRequest);
         }
-        let entry = self
+        let (key, entry) = self
             .entries
-            .get(transactional_id)
+            .get_key_value(transactional_id)
             .ok_or(ErrorCode::InvalidProducerIdMapping)?;
         if entry.meta.producer_id != producer_id {
             return Err(ErrorCode::InvalidProducerIdMapping);
@@ -506,7 +540,7 @@ impl TransactionCoordinator {
         if entry.meta.producer_epoch != producer_epoch {
             return Err(ErrorCode::ProducerFenced);
         }
-        Ok(entry)
+        Ok((key, entry))
     }
 
     fn add(
@@ -518,8 +552,8 @@ impl TransactionCoordinator {
         partitions: &[TopicPartition],
         cause: Cause,
     ) -> Reply<ErrorCode> {
-        let entry = match self.check_member(transactional_id, producer_id, producer_epoch) {
-            Ok(e) => e,
+        let (key, entry) = match self.check_member(transactional_id, producer_id, producer_epoch) {
+            Ok(found) => found,
             Err(code) => return Reply::Ready(code),
         };
         if entry.pending.is_some() || is_prepare(entry.meta.state) {
@@ -533,15 +567,13 @@ impl TransactionCoordinator {
         if m.state != TxnState::Ongoing {
             target.txn_start_timestamp_ms = now_ms;
             target.txn_sequence = m.txn_sequence.wrapping_add(1);
-            target.partitions.clear();
+            target.partitions = partitions.iter().cloned().collect();
+        } else {
+            target.partitions.insert_all(partitions);
         }
         target.state = TxnState::Ongoing;
         target.txn_last_update_timestamp_ms = now_ms;
-        target.partitions.extend(partitions.iter().cloned());
-        let key = match self.entries.get_key_value(transactional_id) {
-            Some((k, _)) => k.clone(),
-            None => return Reply::Ready(ErrorCode::UnknownServerError),
-        };
+        let key = key.clone();
         Reply::AfterPersist(self.start(&key, cause, Some(target)))
     }
 
@@ -597,7 +629,7 @@ impl TransactionCoordinator {
     ) -> Vec<(TopicPartition, ErrorCode)> {
         let all = |code: ErrorCode| partitions.iter().map(|p| (p.clone(), code)).collect();
         let entry = match self.check_member(transactional_id, producer_id, producer_epoch) {
-            Ok(e) => e,
+            Ok((_, e)) => e,
             Err(code) => return all(code),
         };
         if is_prepare(entry.meta.state) {
@@ -687,7 +719,7 @@ impl TransactionCoordinator {
         // No copy when the caller has dropped the record it persisted (the usual case).
         entry.meta = Arc::try_unwrap(target).unwrap_or_else(|shared| TxnLogValue::clone(&shared));
         entry.durable = true;
-        entry.markers_outstanding.clear();
+        Self::reset_marker_flags(entry);
         if prepared {
             self.begin_markers(&txn_id);
         }
@@ -735,14 +767,22 @@ impl TransactionCoordinator {
         })
     }
 
+    fn reset_marker_flags(entry: &mut Entry) {
+        entry.marker_flags.clear();
+        entry
+            .marker_flags
+            .resize(entry.meta.partitions.len(), false);
+        entry.markers_done = 0;
+    }
+
     /// Emits the markers of a prepared transaction (or completes it at once if it has no
     /// partitions).
     fn begin_markers(&mut self, txn_id: &Arc<str>) {
         let Some(entry) = self.entries.get_mut(txn_id) else {
             return;
         };
+        Self::reset_marker_flags(entry);
         let m = &entry.meta;
-        entry.markers_outstanding = m.partitions.clone();
         if m.partitions.is_empty() {
             let now_ms = m.txn_last_update_timestamp_ms;
             self.start_complete(txn_id, now_ms);
@@ -759,7 +799,7 @@ impl TransactionCoordinator {
             producer_id: m.producer_id,
             producer_epoch: m.producer_epoch,
             result,
-            partitions: m.partitions.iter().cloned().collect(),
+            partitions: m.partitions.clone(),
         }));
     }
 
@@ -771,7 +811,7 @@ impl TransactionCoordinator {
             TxnState::PrepareAbort => TxnState::CompleteAbort,
             _ => return None,
         };
-        target.partitions.clear();
+        target.partitions = self.empty_partitions.clone();
         target.txn_last_update_timestamp_ms = now_ms;
         Some(self.start(txn_id, Cause::Internal, Some(target)))
     }
@@ -779,11 +819,11 @@ impl TransactionCoordinator {
     /// The caller wrote the markers of `markers` to the partitions `written` (usually all of
     /// `markers.partitions`; a subset is fine, as are late and repeated reports). When every
     /// partition has its marker, the Complete state is persisted.
-    pub fn markers_written(
+    pub fn markers_written<'a>(
         &mut self,
         now_ms: i64,
         markers: &WriteMarkers,
-        written: &[TopicPartition],
+        written: impl IntoIterator<Item = &'a TopicPartition>,
     ) -> MarkersOutcome {
         let key = markers.transactional_id.clone();
         let Some(entry) = self.entries.get_mut(&key).filter(|e| e.durable) else {
@@ -801,14 +841,26 @@ impl TransactionCoordinator {
         {
             return MarkersOutcome::Ignored;
         }
-        let before = entry.markers_outstanding.len();
-        for p in written {
-            entry.markers_outstanding.remove(p);
+        if entry.marker_flags.len() != m.partitions.len() {
+            entry.marker_flags.clear();
+            entry.marker_flags.resize(m.partitions.len(), false);
+            entry.markers_done = 0;
         }
-        if entry.markers_outstanding.len() == before {
+        let before = entry.markers_done;
+        for p in written {
+            let flag = m
+                .partitions
+                .position(p)
+                .and_then(|i| entry.marker_flags.get_mut(i));
+            if let Some(flag) = flag.filter(|f| !**f) {
+                *flag = true;
+                entry.markers_done += 1;
+            }
+        }
+        if entry.markers_done == before {
             return MarkersOutcome::Ignored;
         }
-        if !entry.markers_outstanding.is_empty() || entry.pending.is_some() {
+        if entry.markers_done < m.partitions.len() || entry.pending.is_some() {
             return MarkersOutcome::Progress;
         }
         match self.start_complete(&key, now_ms) {
@@ -839,7 +891,7 @@ impl TransactionCoordinator {
                 && m.txn_last_update_timestamp_ms <= now_ms.saturating_sub(expiration_ms)
             {
                 work.push((k.clone(), 1));
-            } else if is_prepare(m.state) && e.durable && e.markers_outstanding.is_empty() {
+            } else if is_prepare(m.state) && e.durable && e.markers_done == m.partitions.len() {
                 work.push((k.clone(), 2));
             }
         }

@@ -66,7 +66,7 @@ impl Harness {
     /// Acknowledges all collected markers, then persists the completions.
     fn write_markers(&mut self, now: i64) {
         for m in std::mem::take(&mut self.markers) {
-            self.c.markers_written(now, &m, &m.partitions);
+            self.c.markers_written(now, &m, m.partitions.iter());
         }
         self.drive();
         assert!(self.markers.is_empty());
@@ -456,7 +456,7 @@ fn add_partitions_while_markers_are_written_is_concurrent_transactions() {
     // Also while the Complete record is pending.
     let m = h.markers.pop().unwrap();
     assert!(matches!(
-        h.c.markers_written(22, &m, &m.partitions),
+        h.c.markers_written(22, &m, m.partitions.iter()),
         MarkersOutcome::Completing(_)
     ));
     assert_eq!(
@@ -704,7 +704,10 @@ fn commit_completes_only_after_every_partition_marker_is_written() {
     let mut h = ongoing();
     h.end(20, "tx", 101, 0, TxnResult::Commit);
     let m = h.markers.pop().unwrap();
-    assert_eq!(m.partitions, vec![tp("a", 0), tp("b", 1)]);
+    assert_eq!(
+        m.partitions.iter().cloned().collect::<Vec<_>>(),
+        vec![tp("a", 0), tp("b", 1)]
+    );
     assert_eq!(
         h.c.markers_written(21, &m, &[tp("a", 0)]),
         MarkersOutcome::Progress
@@ -724,7 +727,7 @@ fn commit_completes_only_after_every_partition_marker_is_written() {
     assert_eq!(h.state("tx"), TxnState::CompleteCommit);
     assert!(h.c.describe("tx").partitions.is_empty());
     assert_eq!(
-        h.c.markers_written(23, &m, &m.partitions),
+        h.c.markers_written(23, &m, m.partitions.iter()),
         MarkersOutcome::Ignored,
         "late"
     );
@@ -743,7 +746,7 @@ fn late_markers_of_an_earlier_transaction_do_not_complete_a_later_one() {
     );
     h.end(23, "tx", 101, 0, TxnResult::Abort);
     assert_eq!(
-        h.c.markers_written(24, &first, &first.partitions),
+        h.c.markers_written(24, &first, first.partitions.iter()),
         MarkersOutcome::Ignored
     );
     assert_eq!(h.state("tx"), TxnState::PrepareAbort);
@@ -760,7 +763,7 @@ fn restart_in_prepare_state_emits_the_markers_again() {
     };
     assert_eq!(again, before);
     assert!(matches!(
-        restarted.markers_written(21, &again, &again.partitions),
+        restarted.markers_written(21, &again, again.partitions.iter()),
         MarkersOutcome::Completing(_)
     ));
 }
@@ -875,7 +878,7 @@ fn failed_completion_write_is_retried_by_tick() {
     let mut h = ongoing();
     h.end(20, "tx", 101, 0, TxnResult::Commit);
     let m = h.markers.pop().unwrap();
-    let MarkersOutcome::Completing(id) = h.c.markers_written(21, &m, &m.partitions) else {
+    let MarkersOutcome::Completing(id) = h.c.markers_written(21, &m, m.partitions.iter()) else {
         panic!()
     };
     while h.c.poll_effect().is_some() {}

@@ -39,7 +39,7 @@
 //!             }
 //!             Effect::WriteMarkers(markers) => {
 //!                 // The broker appends a control batch to each partition here.
-//!                 let outcome = c.markers_written(0, &markers, &markers.partitions);
+//!                 let outcome = c.markers_written(0, &markers, markers.partitions.iter());
 //!                 assert!(matches!(outcome, MarkersOutcome::Completing(_)));
 //!             }
 //!         }
@@ -80,7 +80,7 @@ pub use coordinator::{
 };
 pub use error::TxnError;
 pub use index::{AbortedInRange, AbortedTxn, TxnIndex};
-pub use record::{TopicPartition, TxnLogRecord, TxnLogValue, TxnState};
+pub use record::{PartitionSet, TopicPartition, TxnLogRecord, TxnLogValue, TxnState};
 
 /// Properties checked by the fuzz targets (and by `cargo test` over the committed corpus).
 #[doc(hidden)]

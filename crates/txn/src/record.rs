@@ -27,7 +27,6 @@
 //! Decoding accepts exactly the bytes [`TxnLogRecord::encode`] writes: any other input is a
 //! [`TxnError`], so decode → encode gives back the same bytes.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::TxnError;
@@ -38,12 +37,114 @@ const KIND_STATE: u8 = 0;
 const KIND_TOMBSTONE: u8 = 1;
 
 /// A partition of a topic: the unit a transaction adds and a marker is written to.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+///
+/// Ordered by (topic, partition). Comparisons of clones of the same topic `Arc` skip the
+/// string comparison, so sharing one `Arc<str>` per topic makes lookups cheaper.
+#[derive(Debug, Clone, Eq)]
 pub struct TopicPartition {
     /// Topic name (shared, cheap to clone).
     pub topic: Arc<str>,
     /// Partition index.
     pub partition: i32,
+}
+
+impl PartialEq for TopicPartition {
+    fn eq(&self, other: &Self) -> bool {
+        self.partition == other.partition
+            && (Arc::ptr_eq(&self.topic, &other.topic) || self.topic == other.topic)
+    }
+}
+
+impl std::hash::Hash for TopicPartition {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.topic.hash(state);
+        self.partition.hash(state);
+    }
+}
+
+impl Ord for TopicPartition {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        if Arc::ptr_eq(&self.topic, &other.topic) {
+            return self.partition.cmp(&other.partition);
+        }
+        (&*self.topic, self.partition).cmp(&(&*other.topic, other.partition))
+    }
+}
+
+impl PartialOrd for TopicPartition {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A set of partitions, sorted by (topic, partition) without duplicates, shared cheaply
+/// (cloning is a reference count increment; changing a shared set copies it first).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PartitionSet(Arc<Vec<TopicPartition>>);
+
+impl PartitionSet {
+    /// The partitions, ascending.
+    pub fn iter(&self) -> std::slice::Iter<'_, TopicPartition> {
+        self.0.iter()
+    }
+
+    /// The partitions as an ascending slice.
+    pub fn as_slice(&self) -> &[TopicPartition] {
+        &self.0
+    }
+
+    /// How many partitions.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether `tp` is in the set (binary search).
+    pub fn contains(&self, tp: &TopicPartition) -> bool {
+        self.position(tp).is_some()
+    }
+
+    /// Rank of `tp` in the set, if present.
+    pub fn position(&self, tp: &TopicPartition) -> Option<usize> {
+        self.0.binary_search(tp).ok()
+    }
+
+    /// Adds `parts` (copying the set first if it is shared).
+    pub fn insert_all(&mut self, parts: &[TopicPartition]) {
+        let missing = parts.iter().filter(|tp| !self.contains(tp)).count();
+        if missing == 0 {
+            return;
+        }
+        let v = Arc::make_mut(&mut self.0);
+        v.reserve(missing);
+        for tp in parts {
+            if let Err(at) = v.binary_search(tp) {
+                v.insert(at, tp.clone());
+            }
+        }
+    }
+}
+
+impl FromIterator<TopicPartition> for PartitionSet {
+    fn from_iter<I: IntoIterator<Item = TopicPartition>>(iter: I) -> Self {
+        let mut v: Vec<TopicPartition> = iter.into_iter().collect();
+        v.sort();
+        v.dedup();
+        Self(Arc::new(v))
+    }
+}
+
+impl<'a> IntoIterator for &'a PartitionSet {
+    type Item = &'a TopicPartition;
+    type IntoIter = std::slice::Iter<'a, TopicPartition>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
 }
 
 impl TopicPartition {
@@ -160,7 +261,7 @@ pub struct TxnLogValue {
     /// When the state last changed.
     pub txn_last_update_timestamp_ms: i64,
     /// The partitions in the transaction (offsets partitions included).
-    pub partitions: BTreeSet<TopicPartition>,
+    pub partitions: PartitionSet,
 }
 
 /// One persisted transition: a transactional id and its new state, or `None` for a tombstone.
@@ -278,7 +379,7 @@ impl TxnLogRecord {
             let txn_start_timestamp_ms = r.i64("txn start timestamp")?;
             let txn_last_update_timestamp_ms = r.i64("txn last update timestamp")?;
             let count = r.u32("partition count")?;
-            let mut partitions = BTreeSet::new();
+            let mut partitions = Vec::new();
             let mut previous: Option<TopicPartition> = None;
             for _ in 0..count {
                 let at = r.pos;
@@ -292,7 +393,7 @@ impl TxnLogRecord {
                     return Err(TxnError::UnsortedPartitions { offset: at });
                 }
                 previous = Some(tp.clone());
-                partitions.insert(tp);
+                partitions.push(tp);
             }
             Some(Arc::new(TxnLogValue {
                 producer_id,
@@ -304,7 +405,7 @@ impl TxnLogRecord {
                 txn_sequence,
                 txn_start_timestamp_ms,
                 txn_last_update_timestamp_ms,
-                partitions,
+                partitions: PartitionSet(Arc::new(partitions)),
             }))
         } else {
             None
@@ -540,6 +641,48 @@ mod tests {
             TxnLogRecord::decode(&bytes),
             Err(TxnError::Truncated { .. })
         ));
+    }
+
+    #[test]
+    fn topic_partition_order_is_by_content_whether_or_not_the_topic_is_shared() {
+        let shared: Arc<str> = "b".into();
+        let a0 = TopicPartition::new("a", 5);
+        let b1 = TopicPartition {
+            topic: shared.clone(),
+            partition: 1,
+        };
+        let b2 = TopicPartition {
+            topic: shared,
+            partition: 2,
+        };
+        let b1_other = TopicPartition::new("b", 1);
+        assert!(a0 < b1 && b1 < b2);
+        assert_eq!(b1, b1_other);
+        assert_eq!(b1.cmp(&b1_other), std::cmp::Ordering::Equal);
+        assert!(b1_other < b2);
+    }
+
+    #[test]
+    fn partition_set_stays_sorted_and_unique() {
+        let mut set: PartitionSet = [
+            TopicPartition::new("b", 0),
+            TopicPartition::new("a", 1),
+            TopicPartition::new("b", 0),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(set.len(), 2);
+        let shared = set.clone();
+        set.insert_all(&[TopicPartition::new("a", 0), TopicPartition::new("b", 0)]);
+        assert_eq!(
+            set.iter()
+                .map(|tp| (&*tp.topic, tp.partition))
+                .collect::<Vec<_>>(),
+            vec![("a", 0), ("a", 1), ("b", 0)]
+        );
+        assert_eq!(shared.len(), 2, "a shared set is copied before it changes");
+        assert_eq!(set.position(&TopicPartition::new("b", 0)), Some(2));
+        assert!(!set.contains(&TopicPartition::new("c", 0)));
     }
 
     #[test]

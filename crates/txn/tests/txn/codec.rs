@@ -42,7 +42,7 @@ fn record() -> impl Strategy<Value = TxnLogRecord> {
                     txn_sequence: seq,
                     txn_start_timestamp_ms: start,
                     txn_last_update_timestamp_ms: update,
-                    partitions,
+                    partitions: partitions.into_iter().collect(),
                 }
             },
         );

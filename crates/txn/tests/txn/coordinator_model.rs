@@ -185,12 +185,14 @@ impl Reference {
                 };
                 if let Some(added) = self.added.get(&key) {
                     assert!(
-                        added.is_subset(&v.partitions),
+                        added.iter().all(|p| v.partitions.contains(p)),
                         "{key:?}: prepared without an added partition"
                     );
                 }
-                self.prepared
-                    .insert(key.clone(), (result, v.partitions.clone()));
+                self.prepared.insert(
+                    key.clone(),
+                    (result, v.partitions.iter().cloned().collect()),
+                );
             }
             CompleteCommit | CompleteAbort => {
                 let (result, partitions) = self
@@ -563,7 +565,7 @@ impl System {
                     .entry(key)
                     .or_default()
                     .extend(m.partitions.iter().cloned());
-                self.c.markers_written(self.now, m, &m.partitions);
+                self.c.markers_written(self.now, m, m.partitions.iter());
             }
             self.drain_effects();
             if self.unpersisted.is_empty() {
