@@ -93,8 +93,6 @@ pub enum GroupError {
 pub enum ErrorCode {
     /// 0: success.
     None,
-    /// 15: the group is being removed (Dead) while the request arrived.
-    CoordinatorNotAvailable,
     /// 22: the request's generation is not the group's current one.
     IllegalGeneration,
     /// 23: the protocol type differs, or no protocol is supported by every member.
@@ -125,7 +123,6 @@ impl ErrorCode {
     pub const fn code(self) -> i16 {
         match self {
             Self::None => 0,
-            Self::CoordinatorNotAvailable => 15,
             Self::IllegalGeneration => 22,
             Self::InconsistentGroupProtocol => 23,
             Self::InvalidGroupId => 24,

@@ -262,7 +262,7 @@ pub struct DescribedMember {
 /// A DescribeGroups answer for one group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DescribedGroup {
-    /// `None`, or `INVALID_GROUP_ID` is never sent: unknown groups are described as Dead.
+    /// Always `None`: an unknown group is described as Dead with no error, as Kafka does.
     pub error: ErrorCode,
     /// The group.
     pub group_id: String,

@@ -17,7 +17,6 @@ fn leaving(member_id: &str, instance: Option<&str>) -> LeavingMember {
 fn error_codes_have_kafka_numbers() {
     let expected = [
         (ErrorCode::None, 0),
-        (ErrorCode::CoordinatorNotAvailable, 15),
         (ErrorCode::IllegalGeneration, 22),
         (ErrorCode::InconsistentGroupProtocol, 23),
         (ErrorCode::InvalidGroupId, 24),
