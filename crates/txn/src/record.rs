@@ -119,6 +119,12 @@ impl PartitionSet {
         if missing == 0 {
             return;
         }
+        if Arc::get_mut(&mut self.0).is_none() {
+            // Shared: copy once, with room for the new entries.
+            let mut copy = Vec::with_capacity(self.0.len() + missing);
+            copy.extend(self.0.iter().cloned());
+            self.0 = Arc::new(copy);
+        }
         let v = Arc::make_mut(&mut self.0);
         v.reserve(missing);
         for tp in parts {
