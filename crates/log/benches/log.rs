@@ -1,7 +1,7 @@
 //! semel-log benchmarks, each next to its baseline measured in the same run:
 //!
 //! - `append/*`: appends without sync of 100 B, 1 KiB and 64 KiB entries into a fresh log
-//!   versus `std::fs::File::write_all` of the same payload bytes into a fresh file. Every
+//!   (copy-in `append`, and in place through `reserve`/`commit`) versus `std::fs::File::write_all` of the same payload bytes into a fresh file. Every
 //!   sample starts from a new directory, so pages are cold (first touch) for both.
 //! - `append_sync_1mib/*`: the same with a flush every 1 MiB (`FlushPolicy::EveryBytes`, msync)
 //!   versus `write_all` + `sync_data` every 1 MiB.
@@ -42,6 +42,21 @@ fn time_log(iters: u64, size: usize, flush: FlushPolicy) -> Duration {
     start.elapsed()
 }
 
+/// Appends `iters` entries of `size` bytes in place (reserve, write into the mapping, commit)
+/// to a fresh log; returns the time spent appending.
+fn time_log_in_place(iters: u64, size: usize) -> Duration {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), config(FlushPolicy::Os)).unwrap();
+    let payload = vec![0x5Au8; size];
+    let start = Instant::now();
+    for _ in 0..iters {
+        let mut slot = log.reserve(size).unwrap();
+        slot.bytes_mut().copy_from_slice(&payload);
+        black_box(slot.commit(1, 0).unwrap());
+    }
+    start.elapsed()
+}
+
 /// Writes `iters` payloads of `size` bytes to a fresh file with `write_all`, with
 /// `sync_data` every `sync_every` bytes if given; returns the time spent writing.
 fn time_file(iters: u64, size: usize, sync_every: Option<u64>) -> Duration {
@@ -74,6 +89,13 @@ fn append(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("semel_log", size), &size, |b, &size| {
             b.iter_custom(|iters| time_log(iters, size, FlushPolicy::Os));
         });
+        group.bench_with_input(
+            BenchmarkId::new("semel_log_in_place", size),
+            &size,
+            |b, &size| {
+                b.iter_custom(|iters| time_log_in_place(iters, size));
+            },
+        );
         group.bench_with_input(
             BenchmarkId::new("file_write_all", size),
             &size,

@@ -27,6 +27,10 @@
 //! timestamp indexes live in memory and are rebuilt from the segments on every open (so they
 //! can never be missing or inconsistent); opening costs one CRC pass over the log.
 //!
+//! Writes go through the mapping, except copy-in appends of 1 KiB and more, which use
+//! `pwrite` into the same page cache (no page fault per 4 KiB page). Readers see committed
+//! entries, durable or not; compare with [`Log::durable_offset`] to serve only durable ones.
+//!
 //! # Guarantees
 //!
 //! - Readers see only committed entries: the writer publishes a segment's committed end with
