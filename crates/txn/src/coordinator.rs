@@ -968,8 +968,9 @@ impl TransactionCoordinator {
     }
 
     /// ListTransactions: ids whose state is in `states` and producer id in `producer_ids`
-    /// (an empty filter matches all), and, if `duration_filter_ms` ≥ 0, whose current
-    /// transaction has run at least that long. Ascending by id.
+    /// (an empty filter matches all), and, if `duration_filter_ms` ≥ 0 (ListTransactions v1),
+    /// whose transaction started more than that long ago (ids that never started one are
+    /// left out). Ascending by id.
     pub fn list(
         &self,
         now_ms: i64,
@@ -985,7 +986,7 @@ impl TransactionCoordinator {
                 duration_filter_ms < 0
                     || (e.meta.txn_start_timestamp_ms >= 0
                         && now_ms.saturating_sub(e.meta.txn_start_timestamp_ms)
-                            >= duration_filter_ms)
+                            > duration_filter_ms)
             })
             .map(|(k, e)| ListedTransaction {
                 transactional_id: k.clone(),

@@ -389,6 +389,65 @@ fn init_with_stale_epoch_when_exhausted_is_producer_fenced() {
     assert_eq!(h.init(1, "tx", 101, 5).error, ErrorCode::ProducerFenced);
 }
 
+#[test]
+fn init_when_producer_id_source_is_unavailable_for_rotation_is_coordinator_load_in_progress() {
+    let mut h = exhausted();
+    h.pid_source_down = true;
+    assert_eq!(
+        h.init(1, "tx", -1, -1).error,
+        ErrorCode::CoordinatorLoadInProgress
+    );
+    assert_eq!(
+        h.c.describe("tx").producer_epoch,
+        EPOCH_EXHAUSTED,
+        "nothing changed"
+    );
+}
+
+#[test]
+fn fencing_an_ongoing_transaction_at_the_last_epoch_then_init_rotates_the_producer_id() {
+    let mut h = ready();
+    let mut record = h.c.snapshot().remove(0);
+    if let Some(v) = record.value.as_mut() {
+        Arc::make_mut(v).producer_epoch = EPOCH_EXHAUSTED;
+    }
+    h.log.push(record);
+    h.c = TransactionCoordinator::replay(h.c.config, &h.log);
+    assert_eq!(
+        h.add(1, "tx", 101, EPOCH_EXHAUSTED, &[tp("a", 0)]),
+        ErrorCode::None
+    );
+    // A new instance fences the open transaction: the abort uses the reserved epoch 32767.
+    assert_eq!(
+        h.init(2, "tx", -1, -1).error,
+        ErrorCode::ConcurrentTransactions
+    );
+    assert_eq!(h.markers[0].producer_epoch, i16::MAX);
+    h.write_markers(3);
+    let r = h.init(4, "tx", -1, -1);
+    assert_eq!(
+        (r.error, r.producer_id, r.producer_epoch),
+        (ErrorCode::None, 102, 0)
+    );
+    h.assert_replay_matches();
+}
+
+#[test]
+fn timeout_abort_whose_write_fails_is_retried_by_the_next_tick() {
+    let mut h = ongoing();
+    let deadline = 10 + i64::from(TIMEOUT_MS) + 1;
+    h.c.tick(deadline);
+    let Some(Effect::Persist { id, .. }) = h.c.poll_effect() else {
+        panic!("fence record")
+    };
+    assert_eq!(h.c.persist_failed(id), Ok(Completion::Internal));
+    assert_eq!(h.state("tx"), TxnState::Ongoing);
+    h.c.tick(deadline + 1);
+    h.drive();
+    assert_eq!(h.state("tx"), TxnState::PrepareAbort);
+    assert_eq!(h.c.describe("tx").producer_epoch, 1);
+}
+
 // ---- AddPartitionsToTxn / AddOffsetsToTxn (D.4, D.5) ----
 
 #[test]
@@ -913,6 +972,6 @@ fn list_filters_by_state_producer_id_and_duration() {
     assert_eq!(ongoing.len(), 1);
     assert_eq!(ongoing[0].producer_id, 101);
     assert_eq!(h.c.list(100, &[], &[102], -1).len(), 1);
-    assert_eq!(h.c.list(100, &[], &[], 90).len(), 1);
-    assert_eq!(h.c.list(100, &[], &[], 91).len(), 0);
+    assert_eq!(h.c.list(100, &[], &[], 89).len(), 1);
+    assert_eq!(h.c.list(100, &[], &[], 90).len(), 0);
 }
