@@ -30,8 +30,8 @@ mod records;
 pub use builder::RecordBatchBuilder;
 pub use control::{ControlRecordType, EndTxnMarker};
 pub use patch::{patch_base_offset, patch_log_append_time, patch_partition_leader_epoch};
-pub(crate) use records::decode_record;
 pub use records::{Record, RecordHeader, Records};
+pub(crate) use records::{decode_record, skip_record};
 
 use crate::codec::Decoder;
 use crate::error::{DecodeError, DecodeErrorKind};
@@ -473,15 +473,21 @@ impl RecordBatch {
             return Err(invalid(53, "an idempotent batch needs a base sequence"));
         }
         if !self.is_compressed() {
-            let mut records = self.records()?;
-            let mut expected: i32 = 0;
-            loop {
-                let at = records.position();
-                let Some(record) = records.next() else { break };
-                if record?.offset_delta != expected {
+            // The same checks as iterating `records()`, without taking any key or value.
+            let mut pos = RECORD_BATCH_HEADER_BYTES;
+            for expected in 0..count {
+                let at = pos;
+                if skip_record(&self.bytes, &mut pos)? != expected {
                     return Err(invalid(at, "record offset deltas must run 0, 1, 2, …"));
                 }
-                expected = expected.wrapping_add(1);
+            }
+            if pos != self.bytes.len() {
+                return Err(DecodeError::new(
+                    pos,
+                    DecodeErrorKind::CorruptBatch {
+                        what: "bytes left after the last record",
+                    },
+                ));
             }
         }
         Ok(())
@@ -505,9 +511,11 @@ impl RecordBatch {
         }
         let count = usize::try_from(self.header.records_count)
             .map_err(|_| invalid(57, "negative records count"))?;
-        let mut d = Decoder::new(self.bytes.clone());
-        d.take(RECORD_BATCH_HEADER_BYTES)?;
-        Ok(Records::new(d, count))
+        Ok(Records::new(
+            self.bytes.clone(),
+            RECORD_BATCH_HEADER_BYTES,
+            count,
+        ))
     }
 
     /// The marker of a control batch holding a commit or abort marker; `None` for a data batch

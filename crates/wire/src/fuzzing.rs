@@ -2,7 +2,7 @@
 
 use crate::batch::{
     Record, RecordBatch, RecordBatchBuilder, Records, patch_base_offset, patch_log_append_time,
-    patch_partition_leader_epoch,
+    patch_partition_leader_epoch, skip_record,
 };
 use crate::codec::{Decoder, Encoder};
 use bytes::Bytes;
@@ -132,7 +132,8 @@ fn check_patches_keep_the_batch_valid(batch: &RecordBatch) {
 ///
 /// The iterator never panics; every key, value and header it yields lies inside the input (zero
 /// copy, never past the end); every yielded record re-encodes to a record that decodes equal and
-/// is no longer than the bytes it was read from; iteration ends after an error.
+/// is no longer than the bytes it was read from; iteration ends after an error; and the
+/// allocation-free walk of `validate_produce` accepts and refuses exactly what the iterator does.
 pub fn wire_records(data: &[u8]) {
     let Some((&count, region)) = data.split_first() else {
         return;
@@ -143,12 +144,22 @@ pub fn wire_records(data: &[u8]) {
     let inside = |b: &Bytes| {
         b.is_empty() || (b.as_ptr() as usize >= start && b.as_ptr() as usize + b.len() <= end)
     };
-    let mut records = Records::new(Decoder::new(input.clone()), usize::from(count));
+    let mut records = Records::new(input.clone(), 0, usize::from(count));
+    // The validation walk (no keys or values taken) must agree with the iterator step by step.
+    let mut walk = 0;
     let mut failed = false;
     loop {
         let at = records.position();
+        let walked = (records.remaining_count() > 0).then(|| skip_record(&input, &mut walk));
         let Some(next) = records.next() else { break };
         assert!(!failed, "iteration continued after an error");
+        if let Some(walked) = walked {
+            let expected = next.as_ref().map(|r| r.offset_delta).map_err(Clone::clone);
+            assert_eq!(
+                walked, expected,
+                "the validation walk disagrees with the iterator"
+            );
+        }
         let record = match next {
             Ok(r) => r,
             Err(_) => {
@@ -156,6 +167,7 @@ pub fn wire_records(data: &[u8]) {
                 continue;
             }
         };
+        assert_eq!(walk, records.position(), "walk and iterator diverge");
         assert!(
             record.key.as_ref().is_none_or(inside),
             "key outside the input"
@@ -178,12 +190,12 @@ pub fn wire_records(data: &[u8]) {
             encoded.len() <= records.position() - at,
             "re-encoded record is longer"
         );
-        let mut d = Decoder::new(encoded);
+        let mut end = 0;
         let again = must(
-            crate::batch::decode_record(&mut d),
+            crate::batch::decode_record(&encoded, &mut end),
             "decoding a re-encoded record",
         );
-        assert!(d.is_empty(), "re-encoded record has trailing bytes");
+        assert_eq!(end, encoded.len(), "re-encoded record has trailing bytes");
         assert_eq!(again, record);
     }
 }

@@ -3,6 +3,7 @@
 
 mod wire {
     mod batch_corpus;
+    mod batch_differential;
     mod batch_errors;
     mod batch_golden;
     mod batch_props;

@@ -1,6 +1,6 @@
 //! Plain records inside a batch (NOTES.md B.3) and their iterator.
 
-use crate::codec::{Decoder, Encoder};
+use crate::codec::Encoder;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use bytes::Bytes;
 
@@ -93,16 +93,107 @@ fn put_varint_bytes(e: &mut Encoder, b: Option<&Bytes>) -> Result<(), EncodeErro
     Ok(())
 }
 
+/// A position in a batch, read with the same checks and errors as [`crate::Decoder`] (offsets
+/// from the start of `buf`), plus a one-byte fast path for varints: records are full of small
+/// varints and this loop is the hot path of every fetch-side consumer of the iterator.
+struct Cursor<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl Cursor<'_> {
+    #[inline(always)]
+    fn byte(&mut self) -> Result<u8, DecodeError> {
+        match self.buf.get(self.pos) {
+            Some(&b) => {
+                self.pos += 1;
+                Ok(b)
+            }
+            None => Err(DecodeError::new(
+                self.pos,
+                DecodeErrorKind::Truncated {
+                    needed: 1,
+                    remaining: 0,
+                },
+            )),
+        }
+    }
+
+    #[inline(always)]
+    fn i8(&mut self) -> Result<i8, DecodeError> {
+        self.byte().map(|b| b as i8)
+    }
+
+    /// Unsigned LEB128 of at most `max_bytes` bytes.
+    #[inline(always)]
+    fn uvarlong(&mut self, max_bytes: usize) -> Result<u64, DecodeError> {
+        let start = self.pos;
+        let first = self.byte()?;
+        if first & 0x80 == 0 {
+            return Ok(u64::from(first));
+        }
+        let mut value = u64::from(first & 0x7f);
+        for i in 1..max_bytes {
+            let byte = self.byte()?;
+            let shift = 7 * i as u32;
+            let bits = u64::from(byte & 0x7f);
+            if shift == 63 && bits > 1 {
+                return Err(DecodeError::new(start, DecodeErrorKind::VarintTooLong));
+            }
+            value |= bits << shift;
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err(DecodeError::new(start, DecodeErrorKind::VarintTooLong))
+    }
+
+    /// Zigzag `int32` varint.
+    #[inline(always)]
+    fn varint(&mut self) -> Result<i32, DecodeError> {
+        let start = self.pos;
+        let raw = self.uvarlong(5)?;
+        let raw = u32::try_from(raw)
+            .map_err(|_| DecodeError::new(start, DecodeErrorKind::VarintTooLong))?;
+        Ok(((raw >> 1) as i32) ^ -((raw & 1) as i32))
+    }
+
+    /// Zigzag `int64` varlong.
+    #[inline(always)]
+    fn varlong(&mut self) -> Result<i64, DecodeError> {
+        let raw = self.uvarlong(10)?;
+        Ok(((raw >> 1) as i64) ^ -((raw & 1) as i64))
+    }
+
+    fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+}
+
 /// Reads a varint-length-prefixed nullable blob (-1 = null), checking the length against the
-/// remaining input before taking it.
-fn varint_bytes(d: &mut Decoder, what: &'static str) -> Result<Option<Bytes>, DecodeError> {
-    let at = d.position();
-    let len = d.varint()?;
+/// remaining input before taking it. With `KEEP` the blob is a slice of `src` sharing its
+/// memory; without, it is skipped (no reference count is touched) and comes back empty.
+#[inline(always)]
+fn varint_bytes<const KEEP: bool>(
+    c: &mut Cursor<'_>,
+    src: &Bytes,
+    what: &'static str,
+) -> Result<Option<Bytes>, DecodeError> {
+    let at = c.pos;
+    let len = c.varint()?;
     if len == -1 {
         return Ok(None);
     }
     match usize::try_from(len) {
-        Ok(n) if n <= d.remaining() => Ok(Some(d.take(n)?)),
+        Ok(n) if n <= c.remaining() => {
+            let from = c.pos;
+            c.pos += n;
+            if KEEP && n > 0 {
+                Ok(Some(src.slice(from..from + n)))
+            } else {
+                Ok(Some(Bytes::new()))
+            }
+        }
         _ => Err(DecodeError::new(
             at,
             DecodeErrorKind::InvalidLength {
@@ -113,12 +204,30 @@ fn varint_bytes(d: &mut Decoder, what: &'static str) -> Result<Option<Bytes>, De
     }
 }
 
-/// Decodes one record at the decoder's position.
-pub(crate) fn decode_record(d: &mut Decoder) -> Result<Record, DecodeError> {
-    let len_at = d.position();
-    let len = d.varint()?;
+/// Decodes one record of `src` at `*pos`, moving `*pos` past it.
+pub(crate) fn decode_record(src: &Bytes, pos: &mut usize) -> Result<Record, DecodeError> {
+    read_record::<true>(src, pos)
+}
+
+/// Checks one record exactly as [`decode_record`] does, without taking its blobs; returns its
+/// offset delta. Used by validation walks.
+pub(crate) fn skip_record(src: &Bytes, pos: &mut usize) -> Result<i32, DecodeError> {
+    read_record::<false>(src, pos).map(|r| r.offset_delta)
+}
+
+/// The one record reader behind [`decode_record`] and [`skip_record`]: every check is made in
+/// both modes; without `KEEP`, keys and values are empty placeholders and headers are not
+/// collected. On error `*pos` is unspecified.
+#[inline(always)]
+fn read_record<const KEEP: bool>(src: &Bytes, pos: &mut usize) -> Result<Record, DecodeError> {
+    let mut c = Cursor {
+        buf: src,
+        pos: *pos,
+    };
+    let len_at = c.pos;
+    let len = c.varint()?;
     let body_len = match usize::try_from(len) {
-        Ok(n) if n <= d.remaining() => n,
+        Ok(n) if n <= c.remaining() => n,
         _ => {
             return Err(DecodeError::new(
                 len_at,
@@ -129,18 +238,17 @@ pub(crate) fn decode_record(d: &mut Decoder) -> Result<Record, DecodeError> {
             ));
         }
     };
-    let start = d.position();
-    let end = start + body_len;
-    let attributes = d.i8()?;
-    let timestamp_delta = d.varlong()?;
-    let offset_delta = d.varint()?;
-    let key = varint_bytes(d, "record key")?;
-    let value = varint_bytes(d, "record value")?;
-    let count_at = d.position();
-    let count = d.varint()?;
+    let end = c.pos + body_len;
+    let attributes = c.i8()?;
+    let timestamp_delta = c.varlong()?;
+    let offset_delta = c.varint()?;
+    let key = varint_bytes::<KEEP>(&mut c, src, "record key")?;
+    let value = varint_bytes::<KEEP>(&mut c, src, "record value")?;
+    let count_at = c.pos;
+    let count = c.varint()?;
     // Each header takes at least two bytes (two length varints): bound the count by what is
     // left of the record before reserving anything.
-    let left = end.saturating_sub(d.position());
+    let left = end.saturating_sub(c.pos);
     let count = match usize::try_from(count) {
         Ok(n) if n <= left / 2 => n,
         _ => {
@@ -153,10 +261,14 @@ pub(crate) fn decode_record(d: &mut Decoder) -> Result<Record, DecodeError> {
             ));
         }
     };
-    let mut headers = Vec::with_capacity(count);
+    let mut headers = if KEEP && count > 0 {
+        Vec::with_capacity(count)
+    } else {
+        Vec::new()
+    };
     for _ in 0..count {
-        let key_at = d.position();
-        let Some(key) = varint_bytes(d, "header key")? else {
+        let key_at = c.pos;
+        let Some(key) = varint_bytes::<KEEP>(&mut c, src, "header key")? else {
             return Err(DecodeError::new(
                 key_at,
                 DecodeErrorKind::UnexpectedNull {
@@ -164,10 +276,12 @@ pub(crate) fn decode_record(d: &mut Decoder) -> Result<Record, DecodeError> {
                 },
             ));
         };
-        let value = varint_bytes(d, "header value")?;
-        headers.push(RecordHeader { key, value });
+        let value = varint_bytes::<KEEP>(&mut c, src, "header value")?;
+        if KEEP {
+            headers.push(RecordHeader { key, value });
+        }
     }
-    if d.position() != end {
+    if c.pos != end {
         return Err(DecodeError::new(
             len_at,
             DecodeErrorKind::CorruptBatch {
@@ -175,6 +289,7 @@ pub(crate) fn decode_record(d: &mut Decoder) -> Result<Record, DecodeError> {
             },
         ));
     }
+    *pos = c.pos;
     Ok(Record {
         attributes,
         timestamp_delta,
@@ -191,16 +306,18 @@ pub(crate) fn decode_record(d: &mut Decoder) -> Result<Record, DecodeError> {
 /// yields the error (offset from the start of the batch) and then ends.
 #[derive(Debug, Clone)]
 pub struct Records {
-    d: Decoder,
+    src: Bytes,
+    pos: usize,
     left: usize,
     done: bool,
 }
 
 impl Records {
-    /// Iterates `count` records from `d` to its end.
-    pub(crate) fn new(d: Decoder, count: usize) -> Self {
+    /// Iterates `count` records of `src` from `pos` to its end.
+    pub(crate) fn new(src: Bytes, pos: usize, count: usize) -> Self {
         Self {
-            d,
+            src,
+            pos,
             left: count,
             done: false,
         }
@@ -208,7 +325,7 @@ impl Records {
 
     /// Offset, from the start of the batch, of the next record.
     pub fn position(&self) -> usize {
-        self.d.position()
+        self.pos
     }
 
     /// Records still to come, as announced by the batch header.
@@ -220,24 +337,25 @@ impl Records {
 impl Iterator for Records {
     type Item = Result<Record, DecodeError>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
             return None;
         }
         if self.left == 0 {
             self.done = true;
-            return match self.d.finish() {
-                Ok(()) => None,
-                Err(_) => Some(Err(DecodeError::new(
-                    self.d.position(),
-                    DecodeErrorKind::CorruptBatch {
-                        what: "bytes left after the last record",
-                    },
-                ))),
-            };
+            if self.pos == self.src.len() {
+                return None;
+            }
+            return Some(Err(DecodeError::new(
+                self.pos,
+                DecodeErrorKind::CorruptBatch {
+                    what: "bytes left after the last record",
+                },
+            )));
         }
         self.left -= 1;
-        let result = decode_record(&mut self.d);
+        let result = decode_record(&self.src, &mut self.pos);
         if result.is_err() {
             self.done = true;
         }
