@@ -553,9 +553,13 @@ impl OffsetStore {
     /// Hands back a write whose records are persisted. It is applied as soon as every earlier
     /// write has been handed back too.
     ///
+    /// A write belongs to the store that made it; after a restart, writes of the old store
+    /// are simply dropped (their records are either in the log, and so in the replay, or
+    /// lost with the crash).
+    ///
     /// # Errors
-    /// [`OffsetsError::UnknownWrite`] if this store does not have the write in flight (it was
-    /// already handed back, or another store made it); nothing changes then.
+    /// [`OffsetsError::UnknownWrite`] if this store does not have the write's id in flight (it
+    /// was already handed back, or another store made it); nothing changes then.
     pub fn persisted(&mut self, write: Write) -> Result<(), OffsetsError> {
         let id = write.id.0;
         if id < self.next_apply_id
