@@ -138,3 +138,49 @@ fn junk_after_the_last_entry_is_zeroed_on_recovery() {
     std::fs::write(segment_path(f.dir.path()), &bytes).unwrap();
     check_recovers_to(&f, f.appended.len(), "junk after the end");
 }
+
+/// Frames as the log writes them, for the scan properties below.
+fn encode(base: u64, count: u32, ts: i64, payload: &[u8]) -> Vec<u8> {
+    let mut rest = Vec::new();
+    rest.extend_from_slice(&base.to_le_bytes());
+    rest.extend_from_slice(&count.to_le_bytes());
+    rest.extend_from_slice(&ts.to_le_bytes());
+    rest.extend_from_slice(payload);
+    let mut frame = Vec::new();
+    frame.extend_from_slice(&(28 + payload.len() as u32).to_le_bytes());
+    frame.extend_from_slice(&crc32fast::hash(&rest).to_le_bytes());
+    frame.extend_from_slice(&rest);
+    frame
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 512, ..Default::default() })]
+
+    /// The fuzz target's property on arbitrary bytes.
+    #[test]
+    fn recovery_scan_holds_on_arbitrary_bytes(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
+        semel_log::fuzzing::log_recovery(&data);
+    }
+
+    /// The fuzz target's property on valid segments with random damage: valid frames, then a
+    /// random byte overwritten and the buffer cut at a random length.
+    #[test]
+    fn recovery_scan_holds_on_damaged_segments(
+        sizes in proptest::collection::vec((0usize..80, 1u32..4), 0..8),
+        flip in proptest::prelude::any::<proptest::sample::Index>(),
+        value in proptest::prelude::any::<u8>(),
+        cut in proptest::prelude::any::<proptest::sample::Index>(),
+    ) {
+        let mut data = Vec::new();
+        let mut next = 0u64;
+        for (len, count) in sizes {
+            data.extend(encode(next, count, next as i64, &vec![0xC3; len]));
+            next += u64::from(count);
+        }
+        data.extend([0u8; 40]);
+        let at = flip.index(data.len());
+        data[at] = value;
+        let keep = cut.index(data.len() + 1);
+        semel_log::fuzzing::log_recovery(&data[..keep]);
+    }
+}
