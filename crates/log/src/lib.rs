@@ -7,7 +7,7 @@
 //!
 //! Main types: [`Log`] (the single writer, opened on a directory), [`LogReader`] (a cloneable,
 //! `Send + Sync` read handle that runs concurrently with the writer), [`Reservation`] (room for
-//! one entry inside the mapping, for in-place writes), [`Entry`] (a read entry whose payload is
+//! one entry, written in place before it is committed), [`Entry`] (a read entry whose payload is
 //! a zero-copy [`bytes::Bytes`] slice of the mapping), [`LogConfig`] and [`FlushPolicy`].
 //!
 //! # Layout
@@ -27,8 +27,9 @@
 //! timestamp indexes live in memory and are rebuilt from the segments on every open (so they
 //! can never be missing or inconsistent); opening costs one CRC pass over the log.
 //!
-//! Writes go through the mapping, except copy-in appends of 1 KiB and more, which use
-//! `pwrite` into the same page cache (no page fault per 4 KiB page). Readers see committed
+//! Entries under 1 KiB are written through the mapping. Larger ones are written with `pwrite`
+//! into the same page cache (no page fault per 4 KiB page): straight from the caller's slice
+//! for [`Log::append`], from a reused staging buffer for [`Log::reserve`]. Readers see committed
 //! entries, durable or not; compare with [`Log::durable_offset`] to serve only durable ones.
 //!
 //! # Guarantees

@@ -311,6 +311,8 @@ pub struct Log {
     active: Arc<Segment>,
     /// Highest byte of the active segment ever handed to a reservation.
     written_to: u64,
+    /// Staging buffer of reservations of `PWRITE_MIN_BYTES` and more.
+    scratch: Vec<u8>,
     last_flush_ms: Option<i64>,
     _lock: File,
 }
@@ -449,6 +451,7 @@ impl Log {
             config,
             active,
             written_to,
+            scratch: Vec::new(),
             last_flush_ms: None,
             _lock: lock,
         })
@@ -516,47 +519,33 @@ impl Log {
         if record_count == 0 {
             return Err(Error::ZeroRecords);
         }
-        let mut slot = self.reserve(payload.len())?;
         if payload.len() < PWRITE_MIN_BYTES {
+            let mut slot = self.reserve(payload.len())?;
             slot.bytes_mut().copy_from_slice(payload);
             return slot.commit(record_count, max_timestamp);
         }
-        // Large payloads go into the page cache with `pwrite` (coherent with the mapping),
-        // which costs no page fault per 4 KiB page, and report a full disk as an error.
-        let mut head = [0u8; HEADER_LEN];
-        frame::write_fields(&mut head, slot.base_offset, record_count, max_timestamp);
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(&head[8..]);
-        crc.update(payload);
-        head[4..8].copy_from_slice(&crc.finalize().to_le_bytes());
-        head[0..4].copy_from_slice(&(slot.frame_len as u32).to_le_bytes());
-        let seg = &slot.log.active;
-        let written = seg
-            .file
-            .write_all_at(payload, slot.position + HEADER_LEN as u64)
-            .and_then(|()| seg.file.write_all_at(&head, slot.position));
-        if let Err(source) = written {
-            let path = seg.path.clone();
-            slot.log.shared.poison();
-            return Err(Error::Io {
-                op: "pwrite",
-                path,
-                source,
-            });
-        }
+        // Larger payloads go into the page cache with `pwrite` straight from the caller's
+        // buffer (see `PWRITE_MIN_BYTES`).
+        let slot = self.reserve_inner(payload.len(), false)?;
+        slot.write_with_pwrite(payload, record_count, max_timestamp)?;
         slot.publish(record_count, max_timestamp, false)
     }
 
-    /// Reserves room for an entry of `len` payload bytes in the mapped segment, rolling to a
-    /// new segment when it does not fit. The caller writes the payload in place (and may patch
-    /// it knowing [`Reservation::base_offset`]), then commits. Nothing is visible to readers
-    /// before the commit; dropping the reservation abandons it.
+    /// Reserves room for an entry of `len` payload bytes in the active segment, rolling to a
+    /// new segment when it does not fit. The caller writes the payload through the reservation
+    /// (and may patch it knowing [`Reservation::base_offset`]), then commits. Nothing is
+    /// visible to readers before the commit; dropping the reservation abandons it. See
+    /// [`Reservation`] for where the bytes live until the commit.
     ///
     /// # Errors
     /// [`Error::Poisoned`] after an earlier write or flush failure, [`Error::EntryTooLarge`]
     /// beyond the 4 GiB frame limit, [`Error::Io`] when a new segment cannot be created (a
     /// full disk, say; the log stays usable and what was durable stays readable).
     pub fn reserve(&mut self, len: usize) -> Result<Reservation<'_>> {
+        self.reserve_inner(len, len >= PWRITE_MIN_BYTES)
+    }
+
+    fn reserve_inner(&mut self, len: usize, staged: bool) -> Result<Reservation<'_>> {
         self.shared.check_poisoned()?;
         let frame_len = HEADER_LEN as u64 + len as u64;
         if frame_len > MAX_FRAME_LEN {
@@ -572,11 +561,16 @@ impl Log {
         let end = position + frame_len;
         self.written_to = self.written_to.max(end);
         let base_offset = self.active.next_offset.load(Ordering::Acquire);
+        if staged {
+            self.scratch.clear();
+            self.scratch.resize(len, 0);
+        }
         Ok(Reservation {
             log: self,
             position,
             frame_len,
             base_offset,
+            staged,
             committed: false,
         })
     }
@@ -925,17 +919,23 @@ impl Log {
     }
 }
 
-/// Room for one entry inside the mapped active segment, from [`Log::reserve`].
+/// Room for one entry in the active segment, from [`Log::reserve`].
 ///
 /// Write the payload through [`Reservation::bytes_mut`], then [`Reservation::commit`]; the CRC
 /// is computed at commit over the bytes as they are then. Dropping it uncommitted abandons the
-/// entry (its bytes are zeroed, nothing becomes visible).
+/// entry (nothing becomes visible, no junk stays in the segment).
+///
+/// Payloads under 1 KiB are written directly in the mapping. Larger ones are staged in a
+/// buffer the log reuses and written with `pwrite` at commit: one more copy, but measured
+/// several times faster than taking a page fault for every 4 KiB page of the mapping.
 #[derive(Debug)]
 pub struct Reservation<'a> {
     log: &'a mut Log,
     position: u64,
     frame_len: u64,
     base_offset: u64,
+    /// The payload is staged in the log's scratch buffer and written with `pwrite` at commit.
+    staged: bool,
     committed: bool,
 }
 
@@ -965,8 +965,12 @@ impl Reservation<'_> {
         self.len() == 0
     }
 
-    /// The payload bytes, in the mapping (zeroed preallocated space at first).
+    /// The payload bytes (zeroed at first): in the mapping, or in the staging buffer for
+    /// payloads of 1 KiB and more.
     pub fn bytes_mut(&mut self) -> &mut [u8] {
+        if self.staged {
+            return &mut self.log.scratch[..];
+        }
         let start = (self.position + HEADER_LEN as u64) as usize;
         match self.log.active.map.window(start, self.len()) {
             Some(w) => w.into_mut_slice(),
@@ -984,7 +988,44 @@ impl Reservation<'_> {
         if record_count == 0 {
             return Err(Error::ZeroRecords);
         }
+        if self.staged {
+            let payload = std::mem::take(&mut self.log.scratch);
+            let written = self.write_with_pwrite(&payload, record_count, max_timestamp);
+            self.log.scratch = payload;
+            written?;
+            return self.publish(record_count, max_timestamp, false);
+        }
         self.publish(record_count, max_timestamp, true)
+    }
+
+    /// Writes the whole frame (payload, then header with its CRC) with `pwrite`. A failure
+    /// poisons the log.
+    fn write_with_pwrite(
+        &self,
+        payload: &[u8],
+        record_count: u32,
+        max_timestamp: i64,
+    ) -> Result<()> {
+        let mut head = [0u8; HEADER_LEN];
+        frame::write_fields(&mut head, self.base_offset, record_count, max_timestamp);
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&head[8..]);
+        crc.update(payload);
+        head[4..8].copy_from_slice(&crc.finalize().to_le_bytes());
+        head[0..4].copy_from_slice(&(self.frame_len as u32).to_le_bytes());
+        let seg = &self.log.active;
+        let written = seg
+            .file
+            .write_all_at(payload, self.position + HEADER_LEN as u64)
+            .and_then(|()| seg.file.write_all_at(&head, self.position));
+        written.map_err(|source| {
+            self.log.shared.poison();
+            Error::Io {
+                op: "pwrite",
+                path: seg.path.clone(),
+                source,
+            }
+        })
     }
 
     /// Seals the frame in the mapping (unless `seal` is false: the caller wrote header and CRC
@@ -1041,7 +1082,11 @@ impl Reservation<'_> {
 
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
-        if !self.committed {
+        // An abandoned entry written through the mapping is zeroed so no junk stays after the
+        // last entry. A staged one never reached the file; after a failed `pwrite` the log is
+        // poisoned and the next open's recovery zeroes whatever part of it landed.
+        let poisoned = self.log.shared.io_failed.load(Ordering::Acquire);
+        if !self.committed && !self.staged && !poisoned {
             self.log
                 .active
                 .map

@@ -624,3 +624,31 @@ fn large_copy_in_appends_are_read_back_and_survive_reopen() {
     assert_eq!(all.len(), 6);
     assert_eq!(&all[5].payload[..], &payload(5, 20_000)[..]);
 }
+
+#[test]
+fn large_reservations_are_staged_and_patched_before_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), small_config(1 << 16)).unwrap();
+    log.append(b"head", 1, 0).unwrap();
+    {
+        let mut abandoned = log.reserve(5000).unwrap();
+        abandoned.bytes_mut().fill(0x77);
+    }
+    let mut slot = log.reserve(5000).unwrap();
+    assert!(
+        slot.bytes_mut().iter().all(|&b| b == 0),
+        "staged bytes start zeroed"
+    );
+    slot.bytes_mut().copy_from_slice(&payload(7, 5000));
+    let base = slot.base_offset();
+    slot.bytes_mut()[..8].copy_from_slice(&base.to_be_bytes());
+    let appended = slot.commit(3, 9).unwrap();
+    assert_eq!((appended.base_offset, appended.position), (1, 32));
+    let mut want = payload(7, 5000);
+    want[..8].copy_from_slice(&1u64.to_be_bytes());
+    assert_eq!(&log.read(1, 1).unwrap()[0].payload[..], &want[..]);
+    drop(log);
+    let log = Log::open(dir.path(), small_config(1 << 16)).unwrap();
+    assert_eq!(log.next_offset(), 4);
+    assert_eq!(&log.read(1, 1).unwrap()[0].payload[..], &want[..]);
+}
