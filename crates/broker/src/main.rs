@@ -20,6 +20,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let Command::Serve(args) = cli.command;
     let config = match args.into_config() {
@@ -50,13 +51,19 @@ fn main() -> ExitCode {
 }
 
 async fn run(config: semel_broker::config::Config) -> Result<(), String> {
+    let mut config = config;
     let data_dir = DataDir::open(&config.data_dir).map_err(|e| e.to_string())?;
-    let metrics = Arc::new(Metrics::new(SUPPORTED.iter().map(|(api, _, _)| api.name())));
-    let broker = Broker::open(config.clone(), Arc::clone(&metrics))
-        .map_err(|e| format!("cannot open the data directory: {e}"))?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let bound = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
+    // `--listen HOST:0` picks a free port: advertise the one we got (tests rely on this).
+    if config.advertised_addr.1 == 0 {
+        config.advertised_addr.1 = bound.port();
+    }
+    let metrics = Arc::new(Metrics::new(SUPPORTED.iter().map(|(api, _, _)| api.name())));
+    let broker = Broker::open(config.clone(), Arc::clone(&metrics))
+        .map_err(|e| format!("cannot open the data directory: {e}"))?;
     let (stop, stopped) = watch::channel(false);
     let metrics_task = match config.metrics_listen {
         Some(addr) => {
@@ -71,8 +78,10 @@ async fn run(config: semel_broker::config::Config) -> Result<(), String> {
         }
         None => None,
     };
+    // One stable line on stdout for scripts and tests: where to connect.
+    println!("semel listening on {bound}");
     info!(
-        listen = %config.listen,
+        listen = %bound,
         advertised = %format!("{}:{}", config.advertised_addr.0, config.advertised_addr.1),
         data_dir = %data_dir.path().display(),
         flush = %config.flush,

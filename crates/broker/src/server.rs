@@ -166,6 +166,8 @@ async fn connection(
             read = reader.read_buf(&mut buf) => match read {
                 Ok(0) => break Ok(()),
                 Ok(n) => { stats.bytes_in.fetch_add(n as u64, Ordering::Relaxed); }
+                // A client that goes away without a FIN is an ordinary close.
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break Ok(()),
                 Err(e) => break Err(format!("read failed: {e}")),
             },
             // On shutdown stop reading; requests already started are still answered below.
