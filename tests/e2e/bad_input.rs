@@ -14,7 +14,8 @@ fn setup() -> (Broker, Vec<(i64, Vec<u8>)>) {
     let broker = Broker::start(&[]);
     let mut conn = RawConnection::connect(broker.addr);
     assert_eq!(raw::create_topic(&mut conn, "safe", 1), 0);
-    let (error, offset) = raw::produce(&mut conn, "safe", 0, &[b"a".to_vec(), b"b".to_vec()], 5).unwrap();
+    let (error, offset) =
+        raw::produce(&mut conn, "safe", 0, &[b"a".to_vec(), b"b".to_vec()], 5).unwrap();
     assert_eq!((error, offset), (0, 0));
     (broker, vec![(0, b"a".to_vec()), (1, b"b".to_vec())])
 }
@@ -75,11 +76,19 @@ fn a_batch_with_a_bad_crc_is_refused_with_corrupt_message() {
     let mut batch = raw::batch(&[b"evil".to_vec()]).to_vec();
     let last = batch.len() - 1;
     batch[last] ^= 0xff;
-    let response = raw::call(&mut conn, raw::produce_request("safe", 0, -1, batch.into()), 9, 7);
+    let response = raw::call(
+        &mut conn,
+        raw::produce_request("safe", 0, -1, batch.into()),
+        9,
+        7,
+    );
     let Some(semel_wire::messages::ResponseBody::Produce(r)) = response else {
         panic!("expected a Produce answer, got {response:?}");
     };
-    assert_eq!(r.responses[0].partition_responses[0].error_code, 2, "CORRUPT_MESSAGE");
+    assert_eq!(
+        r.responses[0].partition_responses[0].error_code, 2,
+        "CORRUPT_MESSAGE"
+    );
     still_serving(&mut broker, &expected);
 }
 
@@ -89,11 +98,19 @@ fn a_legacy_magic_1_message_set_is_refused_with_invalid_record() {
     let mut conn = RawConnection::connect(broker.addr);
     let mut batch = raw::batch(&[b"old".to_vec()]).to_vec();
     batch[16] = 1;
-    let response = raw::call(&mut conn, raw::produce_request("safe", 0, -1, batch.into()), 9, 8);
+    let response = raw::call(
+        &mut conn,
+        raw::produce_request("safe", 0, -1, batch.into()),
+        9,
+        8,
+    );
     let Some(semel_wire::messages::ResponseBody::Produce(r)) = response else {
         panic!("expected a Produce answer, got {response:?}");
     };
-    assert_eq!(r.responses[0].partition_responses[0].error_code, 87, "INVALID_RECORD");
+    assert_eq!(
+        r.responses[0].partition_responses[0].error_code, 87,
+        "INVALID_RECORD"
+    );
     still_serving(&mut broker, &expected);
 }
 

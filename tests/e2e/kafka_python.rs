@@ -14,7 +14,10 @@ fn parse(output: &str) -> (BTreeMap<i32, Vec<(i64, u64)>>, usize) {
             [partition, offset, _key, value] => partitions
                 .entry(partition.parse().unwrap())
                 .or_default()
-                .push((offset.parse().unwrap(), value.trim_start_matches('v').parse().unwrap())),
+                .push((
+                    offset.parse().unwrap(),
+                    value.trim_start_matches('v').parse().unwrap(),
+                )),
             _ => panic!("unexpected line from the client: {line}"),
         }
     }
@@ -27,10 +30,17 @@ fn check_exactly_once_in_order(output: &str, count: u64) {
     assert_eq!(produced as u64, count);
     let mut all: Vec<u64> = partitions.values().flatten().map(|&(_, v)| v).collect();
     all.sort_unstable();
-    assert_eq!(all, (0..count).collect::<Vec<_>>(), "every message exactly once");
+    assert_eq!(
+        all,
+        (0..count).collect::<Vec<_>>(),
+        "every message exactly once"
+    );
     for (partition, records) in &partitions {
         for (i, (offset, _)) in records.iter().enumerate() {
-            assert_eq!(*offset, i as i64, "partition {partition}: offsets are dense from 0");
+            assert_eq!(
+                *offset, i as i64,
+                "partition {partition}: offsets are dense from 0"
+            );
         }
         assert!(
             records.windows(2).all(|w| w[0].1 < w[1].1),
@@ -40,20 +50,43 @@ fn check_exactly_once_in_order(output: &str, count: u64) {
 }
 
 fn round_trip(client_version: &str, acks: &str, flush: &str) {
+    round_trip_with(client_version, acks, flush, &[]);
+}
+
+fn round_trip_with(client_version: &str, acks: &str, flush: &str, extra: &[&str]) {
     let broker = Broker::start(&["--flush", flush]);
     let python = kafka_python(client_version);
-    let topic = format!("py-{}-acks{}", client_version.replace('.', "-"), acks.replace('-', "m"));
-    let output = run_python(
-        &python,
-        "produce_consume.py",
-        &["--bootstrap", &broker.bootstrap(), "--topic", &topic, "--partitions", "3", "--acks", acks, "--count", "2000"],
+    let topic = format!(
+        "py-{}-acks{}",
+        client_version.replace('.', "-"),
+        acks.replace('-', "m")
     );
+    let bootstrap = broker.bootstrap();
+    let mut args = vec![
+        "--bootstrap",
+        &*bootstrap,
+        "--topic",
+        &*topic,
+        "--partitions",
+        "3",
+        "--acks",
+        acks,
+        "--count",
+        "2000",
+    ];
+    args.extend_from_slice(extra);
+    let output = run_python(&python, "produce_consume.py", &args);
     check_exactly_once_in_order(&output, 2000);
 }
 
 #[test]
 fn kafka_python_3_acks_all_round_trip_with_flush_always() {
     round_trip("3.0.12", "all", "always");
+}
+
+#[test]
+fn kafka_python_3_idempotent_producer_round_trip() {
+    round_trip_with("3.0.12", "all", "always", &["--idempotent"]);
 }
 
 #[test]

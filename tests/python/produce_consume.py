@@ -15,6 +15,7 @@ parser.add_argument("--topic", required=True)
 parser.add_argument("--partitions", type=int, default=1)
 parser.add_argument("--acks", default="all")
 parser.add_argument("--count", type=int, default=1000)
+parser.add_argument("--idempotent", action="store_true")
 args = parser.parse_args()
 
 acks = args.acks if args.acks == "all" else int(args.acks)
@@ -24,11 +25,8 @@ admin.create_topics([NewTopic(args.topic, args.partitions, 1)])
 admin.close()
 
 producer_args = dict(bootstrap_servers=args.bootstrap, acks=acks, linger_ms=5, retries=5)
-try:
-    # kafka-python 3.x turns idempotence on by default.
-    producer = KafkaProducer(enable_idempotence=False, **producer_args)
-except (TypeError, AssertionError, ValueError):
-    producer = KafkaProducer(**producer_args)
+# kafka-python 3.x turns idempotence on by default; 2.2+ knows the option.
+producer = KafkaProducer(enable_idempotence=args.idempotent, **producer_args)
 futures = []
 for i in range(args.count):
     key = b"k%d" % (i % 7)

@@ -177,7 +177,10 @@ impl Drop for Broker {
 /// A kafka-python release installed in its own virtual environment under the target dir.
 pub fn kafka_python(version: &str) -> PathBuf {
     static LOCK: OnceLock<Mutex<()>> = OnceLock::new();
-    let _guard = LOCK.get_or_init(|| Mutex::new(())).lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = LOCK
+        .get_or_init(|| Mutex::new(()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     let venv = target_profile_dir()
         .parent()
         .map_or_else(|| PathBuf::from("target"), Path::to_path_buf)
@@ -195,11 +198,20 @@ pub fn kafka_python(version: &str) -> PathBuf {
         .expect("python3 -m venv");
     assert!(status.success(), "creating {} failed", venv.display());
     let status = Command::new(&python)
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
         .arg(format!("kafka-python=={version}"))
         .status()
         .expect("pip install");
-    assert!(status.success(), "pip install kafka-python=={version} failed");
+    assert!(
+        status.success(),
+        "pip install kafka-python=={version} failed"
+    );
     std::fs::write(&marker, version).expect("venv marker");
     python
 }
@@ -207,7 +219,9 @@ pub fn kafka_python(version: &str) -> PathBuf {
 /// Runs `tests/python/<script>` with `args`; returns stdout, panicking with both streams on
 /// failure.
 pub fn run_python(python: &Path, script: &str, args: &[&str]) -> String {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python").join(script);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("python")
+        .join(script);
     let output = Command::new(python)
         .arg(&script)
         .args(args)
@@ -234,8 +248,12 @@ impl RawConnection {
     /// Connects with short timeouts.
     pub fn connect(addr: SocketAddr) -> Self {
         let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-        stream.set_write_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        stream
+            .set_write_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
         Self { stream }
     }
 
@@ -246,7 +264,9 @@ impl RawConnection {
 
     /// Writes one size-prefixed frame.
     pub fn send_frame(&mut self, body: &[u8]) {
-        let mut frame = (i32::try_from(body.len()).expect("frame size")).to_be_bytes().to_vec();
+        let mut frame = (i32::try_from(body.len()).expect("frame size"))
+            .to_be_bytes()
+            .to_vec();
         frame.extend_from_slice(body);
         self.send_raw(&frame);
     }
@@ -275,13 +295,22 @@ pub mod raw {
     use bytes::Bytes;
     use semel_wire::messages::create_topics_request::{CreatableTopic, CreateTopicsRequest};
     use semel_wire::messages::fetch_request::{FetchPartition, FetchRequest, FetchTopic};
-    use semel_wire::messages::produce_request::{PartitionProduceData, ProduceRequest, TopicProduceData};
-    use semel_wire::messages::{ApiKey, RequestBody, RequestHeader, ResponseBody, decode_response, encode_request};
+    use semel_wire::messages::produce_request::{
+        PartitionProduceData, ProduceRequest, TopicProduceData,
+    };
+    use semel_wire::messages::{
+        ApiKey, RequestBody, RequestHeader, ResponseBody, decode_response, encode_request,
+    };
     use semel_wire::{RecordBatch, RecordBatchBuilder};
 
     /// Sends `body` at `version` and returns the decoded response (`None` if the connection
     /// closed, e.g. because the broker was killed).
-    pub fn call(conn: &mut RawConnection, body: RequestBody, version: i16, correlation_id: i32) -> Option<ResponseBody> {
+    pub fn call(
+        conn: &mut RawConnection,
+        body: RequestBody,
+        version: i16,
+        correlation_id: i32,
+    ) -> Option<ResponseBody> {
         let api: ApiKey = body.api_key();
         let header = RequestHeader {
             request_api_key: api.key(),
@@ -294,7 +323,10 @@ pub mod raw {
         conn.send_frame(&frame);
         let response = conn.read_frame()?;
         let (header, body) = decode_response(Bytes::from(response), api, version).ok()?;
-        assert_eq!(header.correlation_id, correlation_id, "answers come in request order");
+        assert_eq!(
+            header.correlation_id, correlation_id,
+            "answers come in request order"
+        );
         Some(body)
     }
 
@@ -321,7 +353,12 @@ pub mod raw {
         let mut builder = RecordBatchBuilder::new();
         for value in values {
             builder
-                .append(1_700_000_000_000, None, Some(Bytes::copy_from_slice(value)), Vec::new())
+                .append(
+                    1_700_000_000_000,
+                    None,
+                    Some(Bytes::copy_from_slice(value)),
+                    Vec::new(),
+                )
                 .expect("record");
         }
         builder.build().expect("batch")
@@ -347,8 +384,19 @@ pub mod raw {
 
     /// Produces one batch with acks=all; `Some((error_code, base_offset))`, or `None` if the
     /// connection broke before the answer.
-    pub fn produce(conn: &mut RawConnection, topic: &str, partition: i32, values: &[Vec<u8>], correlation_id: i32) -> Option<(i16, i64)> {
-        match call(conn, produce_request(topic, partition, -1, batch(values)), 9, correlation_id)? {
+    pub fn produce(
+        conn: &mut RawConnection,
+        topic: &str,
+        partition: i32,
+        values: &[Vec<u8>],
+        correlation_id: i32,
+    ) -> Option<(i16, i64)> {
+        match call(
+            conn,
+            produce_request(topic, partition, -1, batch(values)),
+            9,
+            correlation_id,
+        )? {
             ResponseBody::Produce(r) => {
                 let p = r.responses.first()?.partition_responses.first()?;
                 Some((p.error_code, p.base_offset))

@@ -6,6 +6,7 @@ use crate::config::{Config, FlushPolicy};
 use crate::flusher::Flusher;
 use crate::handler::{self, Handled};
 use crate::metrics::Metrics;
+use crate::producer_ids::ProducerIds;
 use crate::server::{Close, Reply, Service};
 use crate::store::Store;
 use bytes::Bytes;
@@ -34,6 +35,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DeleteTopics, 1, 6),
     (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::DescribeCluster, 0, 1),
+    (ApiKey::InitProducerId, 0, 4),
 ];
 
 /// The served version range of `api`, if it is served.
@@ -53,6 +55,8 @@ pub struct Broker {
     pub store: Store,
     /// Group commit of partition logs.
     pub flusher: Flusher,
+    /// Producer-id allocation.
+    pub producer_ids: ProducerIds,
     /// Exported metrics.
     pub metrics: Arc<Metrics>,
     /// The cluster id reported in Metadata.
@@ -63,33 +67,39 @@ impl Broker {
     /// Opens the store and starts the flusher.
     ///
     /// # Errors
-    /// The store cannot be opened.
-    pub fn open(
-        config: Config,
-        metrics: Arc<Metrics>,
-    ) -> Result<Arc<Self>, crate::store::StoreOpenError> {
+    /// The topics or the producer-id log cannot be opened.
+    pub fn open(config: Config, metrics: Arc<Metrics>) -> Result<Arc<Self>, OpenError> {
         let store = Store::open(&config)?;
+        let producer_ids = ProducerIds::open(&config.data_dir)?;
         let cluster_id = load_cluster_id(&config.data_dir);
         let flusher = Flusher::start(Arc::clone(&metrics));
         let broker = Arc::new(Self {
             config,
             store,
             flusher,
+            producer_ids,
             metrics,
             cluster_id,
         });
+        crate::flusher::start_housekeeping(
+            Arc::downgrade(&broker),
+            std::time::Duration::from_secs(30),
+        );
         if let FlushPolicy::IntervalMs(ms) = broker.config.flush {
             Flusher::start_interval(Arc::downgrade(&broker), ms);
         }
         Ok(broker)
     }
 
-    /// Flushes every partition (shutdown).
+    /// Flushes every partition and writes its producer-state snapshot (clean shutdown).
     pub fn flush_all(&self) {
         for topic in self.store.all() {
             for partition in &topic.partitions {
                 if let Err(e) = partition.sync() {
                     warn!(topic = %topic.name, error = %e, "flush at shutdown failed");
+                }
+                if let Err(e) = partition.write_snapshot() {
+                    warn!(topic = %topic.name, error = %e, "producer snapshot at shutdown failed");
                 }
             }
         }
@@ -110,6 +120,17 @@ impl Broker {
         })?;
         encode_frame(encoded).map_err(|e| Close(format!("cannot frame response: {e}")))
     }
+}
+
+/// Why the broker could not start on its data directory.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Topics could not be opened.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreOpenError),
+    /// The producer-id log could not be opened.
+    #[error("producer ids: {0}")]
+    ProducerIds(#[from] crate::producer_ids::ProducerIdError),
 }
 
 /// The cluster id: made once, kept in the data directory.

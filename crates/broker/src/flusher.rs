@@ -62,6 +62,30 @@ impl Flusher {
     }
 }
 
+/// A thread that, every `every`, deletes segments past retention and forgets idle producers.
+pub fn start_housekeeping(broker: Weak<Broker>, every: Duration) {
+    let _ = std::thread::Builder::new()
+        .name("semel-housekeeping".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(every);
+                let Some(broker) = broker.upgrade() else {
+                    return;
+                };
+                let now_ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+                for topic in broker.store.all() {
+                    for partition in &topic.partitions {
+                        if let Err(e) = partition.housekeeping(now_ms) {
+                            error!(topic = %topic.name, error = %e, "retention failed");
+                        }
+                    }
+                }
+            }
+        });
+}
+
 fn run(rx: mpsc::Receiver<Arc<Partition>>, metrics: Arc<Metrics>) {
     while let Ok(first) = rx.recv() {
         // Everything queued meanwhile shares this round: one flush per partition.

@@ -23,6 +23,7 @@ pub mod flusher;
 mod handler;
 pub mod metrics;
 pub mod partition;
+pub mod producer_ids;
 pub mod server;
 pub mod store;
 pub mod topics;

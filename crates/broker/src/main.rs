@@ -56,7 +56,9 @@ async fn run(config: semel_broker::config::Config) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    let bound = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the bound address: {e}"))?;
     // `--listen HOST:0` picks a free port: advertise the one we got (tests rely on this).
     if config.advertised_addr.1 == 0 {
         config.advertised_addr.1 = bound.port();

@@ -1,10 +1,40 @@
-//! One partition: its log, the high watermark readers may see, and the flush that moves it.
+//! One partition: its log, its idempotent-producer state (behind the same lock, so a batch's
+//! check, append and bookkeeping are one step), the high watermark readers may see, and the
+//! flush that moves it.
+//!
+//! The producer state is rebuilt on open from the snapshot written at the last clean stop
+//! (`<topic-dir>/<partition>.producers`) plus the batches after it, or from the whole log.
 
 use bytes::Bytes;
 use parking_lot::Mutex;
 use semel_log::{Entry, Log, LogConfig, LogReader};
-use std::path::Path;
+use semel_sequencer::{Decision, ProducerBatch, ProducerStateConfig, ProducerStateTable};
+use semel_wire::RecordBatch;
+use std::path::{Path, PathBuf};
 use tokio::sync::watch;
+use tracing::warn;
+
+/// What happened to a produced batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Produced {
+    /// Written: its first offset, and the offset after its last record.
+    Appended {
+        /// Offset of its first record.
+        base_offset: i64,
+        /// Offset after its last record.
+        next_offset: u64,
+    },
+    /// An exact retry of a batch already written: nothing written, answer with the original
+    /// offsets (after waiting, like the original, for them to be durable).
+    Duplicate {
+        /// The original batch's first offset.
+        base_offset: i64,
+        /// The offset after the original batch's last record.
+        next_offset: u64,
+    },
+    /// Refused by the producer-state rules with this Kafka error code (45, 47, 48, 87).
+    Refused(i16),
+}
 
 /// Why an append failed.
 #[derive(Debug, thiserror::Error)]
@@ -15,30 +45,31 @@ pub enum AppendError {
     /// The batch is not one whole magic-2 batch.
     #[error("malformed batch: {0}")]
     Batch(#[from] semel_wire::DecodeError),
+    /// Producer-state bookkeeping failed (a broken invariant, logged).
+    #[error("producer state: {0}")]
+    Producers(#[from] semel_sequencer::SequencerError),
 }
 
-/// Where a batch landed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Appended {
-    /// Offset of its first record.
-    pub base_offset: i64,
-    /// Offset after its last record.
-    pub next_offset: u64,
+#[derive(Debug)]
+struct State {
+    log: Log,
+    producers: ProducerStateTable,
 }
 
-/// A partition of a topic. Appends are serialised by the log's lock; reads never take it.
+/// A partition of a topic. Appends are serialised by one lock; reads never take it.
 #[derive(Debug)]
 pub struct Partition {
-    log: Mutex<Log>,
+    state: Mutex<State>,
     reader: LogReader,
     /// The high watermark: offsets below it may be read and are acknowledged. With
     /// `--flush always` it is the durable offset, else the log end.
     high_watermark: watch::Sender<u64>,
     hw_is_durable: bool,
+    snapshot_path: PathBuf,
 }
 
 impl Partition {
-    /// Opens (recovering) or creates the partition's log in `dir`.
+    /// Opens (recovering) or creates the partition's log in `dir` and rebuilds its producer state.
     ///
     /// # Errors
     /// The log cannot be opened (corruption in a sealed segment, I/O, lock held).
@@ -49,46 +80,79 @@ impl Partition {
     ) -> Result<Self, semel_log::Error> {
         let log = Log::open(dir, config)?;
         let reader = log.reader();
-        // After recovery everything left in the log is whole; it was flushed by recovery or is
-        // about to be: flush now so the high watermark starts at the log end.
+        // Recovery left only whole entries; flush them so the high watermark starts at the end.
         reader.sync()?;
+        let snapshot_path = dir.with_extension("producers");
+        let producers = rebuild_producers(&reader, &snapshot_path)?;
         let (high_watermark, _) = watch::channel(reader.next_offset());
         Ok(Self {
-            log: Mutex::new(log),
+            state: Mutex::new(State { log, producers }),
             reader,
             high_watermark,
             hw_is_durable,
+            snapshot_path,
         })
     }
 
-    /// Appends one record batch (Kafka bytes), patching its base offset in place in the mapped
-    /// segment (one copy: request buffer → mapping).
+    /// Checks a validated client batch against the producer state and, unless it is a
+    /// duplicate or refused, appends it, patching its base offset in place (one copy: request
+    /// buffer → log).
     ///
     /// # Errors
-    /// The log refuses the write (I/O error, full disk, poisoned log), or `batch` is not one
-    /// whole magic-2 batch (nothing is written then).
-    pub fn append_batch(
-        &self,
-        batch: &[u8],
-        record_count: u32,
-        max_timestamp: i64,
-    ) -> Result<Appended, AppendError> {
-        let mut log = self.log.lock();
-        let mut slot = log.reserve(batch.len())?;
-        let base = slot.base_offset();
-        let base_offset = i64::try_from(base).unwrap_or(i64::MAX);
-        let bytes = slot.bytes_mut();
-        bytes.copy_from_slice(batch);
+    /// The log refuses the write (I/O error, full disk, poisoned log).
+    pub fn produce(&self, batch: &RecordBatch) -> Result<Produced, AppendError> {
+        let producer = ProducerBatch {
+            producer_id: batch.producer_id(),
+            producer_epoch: batch.producer_epoch(),
+            base_sequence: batch.base_sequence(),
+            last_offset_delta: batch.last_offset_delta(),
+            is_transactional: batch.is_transactional(),
+        };
+        let mut state = self.state.lock();
+        match state.producers.check(&producer) {
+            Decision::Append => {}
+            Decision::Duplicate {
+                first_offset,
+                last_offset,
+                ..
+            } => {
+                return Ok(Produced::Duplicate {
+                    base_offset: first_offset,
+                    next_offset: u64::try_from(last_offset.saturating_add(1)).unwrap_or(0),
+                });
+            }
+            refused => return Ok(Produced::Refused(refused.error_code())),
+        }
+        let record_count = u32::try_from(batch.records_count()).map_err(|_| {
+            semel_wire::DecodeError::new(
+                57,
+                semel_wire::DecodeErrorKind::InvalidValue {
+                    what: "records count",
+                },
+            )
+        })?;
+        let bytes = batch.as_bytes();
+        let mut slot = state.log.reserve(bytes.len())?;
+        let base_offset = i64::try_from(slot.base_offset()).unwrap_or(i64::MAX);
+        let target = slot.bytes_mut();
+        target.copy_from_slice(bytes);
         // Offsets and the leader epoch sit outside the CRC: no recomputation. On error the
         // reservation is dropped uncommitted, which abandons it.
-        semel_wire::patch_base_offset(bytes, base_offset)?;
-        semel_wire::patch_partition_leader_epoch(bytes, 0)?;
-        let appended = slot.commit(record_count, max_timestamp)?;
-        drop(log);
+        semel_wire::patch_base_offset(target, base_offset)?;
+        semel_wire::patch_partition_leader_epoch(target, 0)?;
+        let appended = slot.commit(record_count, batch.max_timestamp())?;
+        if let Err(e) = state
+            .producers
+            .record(&producer, base_offset, batch.max_timestamp())
+        {
+            // The batch is written; only the dedup cache missed it. Loud, not fatal.
+            warn!(error = %e, "producer state did not record an appended batch");
+        }
+        drop(state);
         if !self.hw_is_durable {
             self.publish(appended.next_offset);
         }
-        Ok(Appended {
+        Ok(Produced::Appended {
             base_offset,
             next_offset: appended.next_offset,
         })
@@ -102,6 +166,25 @@ impl Partition {
         self.reader.sync()?;
         self.publish(self.reader.durable_offset());
         Ok(())
+    }
+
+    /// Writes the producer-state snapshot (clean shutdown), so the next open need not replay
+    /// the whole log. Written to a temporary file, flushed, then renamed over the old one.
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn write_snapshot(&self) -> std::io::Result<()> {
+        let state = self.state.lock();
+        let end = i64::try_from(state.log.next_offset()).unwrap_or(i64::MAX);
+        let bytes = state.producers.encode_snapshot(end);
+        drop(state);
+        let tmp = self.snapshot_path.with_extension("producers.tmp");
+        {
+            let mut file = std::fs::File::create(&tmp)?;
+            std::io::Write::write_all(&mut file, &bytes)?;
+            file.sync_data()?;
+        }
+        std::fs::rename(&tmp, &self.snapshot_path)
     }
 
     fn publish(&self, offset: u64) {
@@ -166,11 +249,71 @@ impl Partition {
             .filter(|&o| o < self.high_watermark()))
     }
 
-    /// Deletes whole old segments past the retention limits.
+    /// Deletes whole old segments past the retention limits, and forgets idle producers.
     ///
     /// # Errors
     /// A segment file could not be deleted.
-    pub fn retain(&self, now_ms: i64) -> Result<(), semel_log::Error> {
-        self.log.lock().retain(now_ms).map(|_| ())
+    pub fn housekeeping(&self, now_ms: i64) -> Result<(), semel_log::Error> {
+        let mut state = self.state.lock();
+        state.producers.expire(now_ms);
+        state.log.retain(now_ms).map(|_| ())
+    }
+}
+
+/// The producer table from the snapshot (if usable) plus every batch after it.
+fn rebuild_producers(
+    reader: &LogReader,
+    snapshot_path: &Path,
+) -> Result<ProducerStateTable, semel_log::Error> {
+    let config = ProducerStateConfig::default();
+    let start = reader.log_start_offset();
+    let end = reader.next_offset();
+    let (mut table, mut offset) = match std::fs::read(snapshot_path) {
+        Ok(bytes) => match ProducerStateTable::decode_snapshot(&bytes, config) {
+            Ok(snapshot) => match u64::try_from(snapshot.log_end_offset) {
+                Ok(covered) if covered >= start && covered <= end => (snapshot.table, covered),
+                _ => (ProducerStateTable::new(config), start),
+            },
+            Err(e) => {
+                warn!(file = %snapshot_path.display(), error = %e, "damaged producer snapshot; rebuilding from the log");
+                (ProducerStateTable::new(config), start)
+            }
+        },
+        Err(_) => (ProducerStateTable::new(config), start),
+    };
+    // The snapshot describes the log as it was at a clean stop; once we append, it is stale.
+    let _ = std::fs::remove_file(snapshot_path);
+    while offset < end {
+        let entries = reader.read(offset, 4 << 20)?;
+        let Some(last) = entries.last() else { break };
+        offset = last.next_offset();
+        for entry in entries {
+            replay(&mut table, &entry);
+        }
+    }
+    Ok(table)
+}
+
+/// Keeps the producer books for one stored batch ("replication semantics": no checks).
+fn replay(table: &mut ProducerStateTable, entry: &Entry) {
+    let Ok(batch) = RecordBatch::parse(entry.payload.clone()) else {
+        warn!(
+            offset = entry.base_offset,
+            "stored entry is not a record batch; skipped for producer state"
+        );
+        return;
+    };
+    if batch.producer_id() < 0 || batch.is_control() {
+        return;
+    }
+    let producer = ProducerBatch {
+        producer_id: batch.producer_id(),
+        producer_epoch: batch.producer_epoch(),
+        base_sequence: batch.base_sequence(),
+        last_offset_delta: batch.last_offset_delta(),
+        is_transactional: batch.is_transactional(),
+    };
+    if let Err(e) = table.record(&producer, batch.base_offset(), batch.max_timestamp()) {
+        warn!(error = %e, "cannot replay a stored batch into the producer state");
     }
 }

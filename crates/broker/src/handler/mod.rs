@@ -6,6 +6,7 @@ mod fetch;
 mod list_offsets;
 mod metadata;
 mod produce;
+mod producer;
 
 use crate::broker::Broker;
 use semel_wire::messages::{RequestBody, RequestHeader, ResponseBody};
@@ -71,6 +72,7 @@ pub(crate) fn handle(
         RequestBody::CreateTopics(req) => Handled::Now(admin::create_topics(broker, &req, version)),
         RequestBody::DeleteTopics(req) => Handled::Now(admin::delete_topics(broker, &req)),
         RequestBody::CreatePartitions(req) => Handled::Now(admin::create_partitions(broker, &req)),
+        RequestBody::InitProducerId(req) => Handled::Now(producer::init_producer_id(broker, &req)),
         other => Handled::Close(format!(
             "{} from {:?} is decoded but not served",
             other.api_key().name(),

@@ -2,15 +2,15 @@
 //! (acks=0: never; acks=1: after the append; acks=all: after the flush that covers it when
 //! `--flush always`).
 //!
-//! Idempotent and transactional batches (producer id ≥ 0) are the next part of the broker
-//! (exactly-once, issue 8): InitProducerId is not advertised yet, so conforming clients never
-//! send them; a transactional batch is refused, a producer id without a transaction is appended
-//! without sequence checks (as Kafka does for a producer it knows nothing of).
+//! Idempotent batches (producer id ≥ 0) go through the partition's producer state
+//! (semel-sequencer): a retry is answered with its original offsets and written once; sequence
+//! and epoch errors are Kafka's. Transactional batches are the next part of the broker
+//! (issue 8) and are refused until then.
 
 use super::{BodyFuture, Handled, code};
 use crate::broker::Broker;
 use crate::config::FlushPolicy;
-use crate::partition::Partition;
+use crate::partition::{Partition, Produced};
 use semel_wire::messages::ResponseBody;
 use semel_wire::messages::produce_request::ProduceRequest;
 use semel_wire::messages::produce_response::{
@@ -63,7 +63,6 @@ pub(super) fn produce(broker: &Arc<Broker>, req: ProduceRequest, version: i16) -
                 {
                     None => failed(data.index, code::UNKNOWN_TOPIC_OR_PARTITION, None),
                     Some((topic, partition)) => append(
-                        broker,
                         partition,
                         data.index,
                         data.records,
@@ -140,7 +139,6 @@ async fn wait_durable(
 
 /// Validates and appends one partition's records.
 fn append(
-    broker: &Broker,
     partition: &Arc<Partition>,
     index: i32,
     records: Option<bytes::Bytes>,
@@ -181,24 +179,31 @@ fn append(
         };
         return failed(index, error, Some("transactions are not served yet".into()));
     }
-    let Ok(record_count) = u32::try_from(batch.records_count()) else {
-        return failed(index, code::INVALID_RECORD, None);
-    };
-    match partition.append_batch(batch.as_bytes(), record_count, batch.max_timestamp()) {
-        Ok(appended) => Outcome {
-            response: PartitionProduceResponse {
-                index,
-                error_code: code::NONE,
-                base_offset: appended.base_offset,
-                log_append_time_ms: -1,
-                log_start_offset: i64::try_from(partition.log_start_offset()).unwrap_or(-1),
-                ..PartitionProduceResponse::default()
-            },
-            wait: Some((Arc::clone(partition), appended.next_offset)),
+    let log_start_offset = i64::try_from(partition.log_start_offset()).unwrap_or(-1);
+    let accepted = |base_offset: i64, next_offset: u64| Outcome {
+        response: PartitionProduceResponse {
+            index,
+            error_code: code::NONE,
+            base_offset,
+            log_append_time_ms: -1,
+            log_start_offset,
+            ..PartitionProduceResponse::default()
         },
+        wait: Some((Arc::clone(partition), next_offset)),
+    };
+    match partition.produce(&batch) {
+        Ok(Produced::Appended {
+            base_offset,
+            next_offset,
+        }) => accepted(base_offset, next_offset),
+        // A retry: answer with the original offsets once they are durable, like the original.
+        Ok(Produced::Duplicate {
+            base_offset,
+            next_offset,
+        }) => accepted(base_offset, next_offset),
+        Ok(Produced::Refused(error)) => failed(index, error, None),
         Err(e) => {
             warn!(error = %e, "append failed");
-            let _ = broker;
             failed(index, code::KAFKA_STORAGE_ERROR, Some(e.to_string()))
         }
     }
