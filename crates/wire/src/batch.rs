@@ -31,7 +31,7 @@ pub use builder::RecordBatchBuilder;
 pub use control::{ControlRecordType, EndTxnMarker};
 pub use patch::{patch_base_offset, patch_log_append_time, patch_partition_leader_epoch};
 pub use records::{Record, RecordHeader, Records};
-pub(crate) use records::{decode_record, skip_record};
+pub(crate) use records::{decode_record, decode_record_full, skip_record};
 
 use crate::codec::Decoder;
 use crate::error::{DecodeError, DecodeErrorKind};
@@ -534,6 +534,11 @@ impl RecordBatch {
         EndTxnMarker::from_record(&record, RECORD_BATCH_HEADER_BYTES)
     }
 }
+
+/// The crate README's example runs as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 fn invalid(offset: usize, what: &'static str) -> DecodeError {
     DecodeError::new(offset, DecodeErrorKind::InvalidRecord { what })

@@ -1,8 +1,8 @@
 //! Properties checked by the fuzz targets in `fuzz/` and by the corpus replay tests.
 
 use crate::batch::{
-    Record, RecordBatch, RecordBatchBuilder, Records, patch_base_offset, patch_log_append_time,
-    patch_partition_leader_epoch, skip_record,
+    Record, RecordBatch, RecordBatchBuilder, Records, decode_record_full, patch_base_offset,
+    patch_log_append_time, patch_partition_leader_epoch, skip_record,
 };
 use crate::codec::{Decoder, Encoder};
 use bytes::Bytes;
@@ -132,8 +132,10 @@ fn check_patches_keep_the_batch_valid(batch: &RecordBatch) {
 ///
 /// The iterator never panics; every key, value and header it yields lies inside the input (zero
 /// copy, never past the end); every yielded record re-encodes to a record that decodes equal and
-/// is no longer than the bytes it was read from; iteration ends after an error; and the
-/// allocation-free walk of `validate_produce` accepts and refuses exactly what the iterator does.
+/// is no longer than the bytes it was read from; iteration ends after an error; the iterator's
+/// lean record reader returns exactly what the full reader does (same record, same end, same
+/// error); and the allocation-free walk of `validate_produce` accepts and refuses exactly what
+/// the iterator does.
 pub fn wire_records(data: &[u8]) {
     let Some((&count, region)) = data.split_first() else {
         return;
@@ -151,8 +153,24 @@ pub fn wire_records(data: &[u8]) {
     loop {
         let at = records.position();
         let walked = (records.remaining_count() > 0).then(|| skip_record(&input, &mut walk));
+        let mut full_end = at;
+        let full =
+            (records.remaining_count() > 0).then(|| decode_record_full(&input, &mut full_end));
         let Some(next) = records.next() else { break };
         assert!(!failed, "iteration continued after an error");
+        if let Some(full) = full {
+            assert_eq!(
+                full, next,
+                "the lean record reader disagrees with the full one"
+            );
+            if next.is_ok() {
+                assert_eq!(
+                    full_end,
+                    records.position(),
+                    "lean and full readers diverge"
+                );
+            }
+        }
         if let Some(walked) = walked {
             let expected = next.as_ref().map(|r| r.offset_delta).map_err(Clone::clone);
             assert_eq!(

@@ -205,14 +205,148 @@ fn varint_bytes<const KEEP: bool>(
 }
 
 /// Decodes one record of `src` at `*pos`, moving `*pos` past it.
+///
+/// A lean pass ([`fast_read`]) decodes well-formed records; anything it does not accept goes
+/// through the full reader, which either accepts it too or reports the precise error. The fuzz
+/// property `wire_records` checks the iterator against the validation walk on every input.
 pub(crate) fn decode_record(src: &Bytes, pos: &mut usize) -> Result<Record, DecodeError> {
+    if let Some((end, record)) = fast_read::<true>(src, *pos) {
+        *pos = end;
+        return Ok(record);
+    }
+    read_record::<true>(src, pos)
+}
+
+/// [`decode_record`] without the lean pass: the reference the fuzz properties compare it with.
+pub(crate) fn decode_record_full(src: &Bytes, pos: &mut usize) -> Result<Record, DecodeError> {
     read_record::<true>(src, pos)
 }
 
 /// Checks one record exactly as [`decode_record`] does, without taking its blobs; returns its
-/// offset delta. Used by validation walks.
+/// offset delta. Used by validation walks; same lean pass and fallback as [`decode_record`].
 pub(crate) fn skip_record(src: &Bytes, pos: &mut usize) -> Result<i32, DecodeError> {
+    if let Some((end, record)) = fast_read::<false>(src, *pos) {
+        *pos = end;
+        return Ok(record.offset_delta);
+    }
     read_record::<false>(src, pos).map(|r| r.offset_delta)
+}
+
+/// Unsigned LEB128 of at most `max_bytes` bytes from `buf` at `*p`; `None` where the full reader
+/// would fail.
+#[inline(always)]
+fn fast_uvarlong(buf: &[u8], p: &mut usize, max_bytes: usize) -> Option<u64> {
+    let first = *buf.get(*p)?;
+    *p += 1;
+    if first & 0x80 == 0 {
+        return Some(u64::from(first));
+    }
+    let mut value = u64::from(first & 0x7f);
+    for i in 1..max_bytes {
+        let byte = *buf.get(*p)?;
+        *p += 1;
+        let shift = 7 * i as u32;
+        let bits = u64::from(byte & 0x7f);
+        if shift == 63 && bits > 1 {
+            return None;
+        }
+        value |= bits << shift;
+        if byte & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+#[inline(always)]
+fn fast_varint(buf: &[u8], p: &mut usize) -> Option<i32> {
+    let raw = u32::try_from(fast_uvarlong(buf, p, 5)?).ok()?;
+    Some(((raw >> 1) as i32) ^ -((raw & 1) as i32))
+}
+
+/// Steps over a nullable blob inside `buf`: `Some(None)` for null, `Some(Some((from, len)))`
+/// otherwise; `None` for a length below -1 or past the end.
+#[inline(always)]
+fn fast_blob(buf: &[u8], p: &mut usize) -> Option<Option<(usize, usize)>> {
+    let len = fast_varint(buf, p)?;
+    if len == -1 {
+        return Some(None);
+    }
+    let n = usize::try_from(len).ok()?;
+    if n > buf.len() - *p {
+        return None;
+    }
+    let from = *p;
+    *p += n;
+    Some(Some((from, n)))
+}
+
+/// The well-formed case of [`read_record`]: every read is bounded by the record's own end, so
+/// when this returns `Some((end, record))` the full reader reads the very same bytes and
+/// returns the same record. `None` means "not sure". Without `KEEP`, blobs and headers are not
+/// taken (the record carries only its fixed fields).
+#[inline(always)]
+fn fast_read<const KEEP: bool>(src: &Bytes, start: usize) -> Option<(usize, Record)> {
+    let mut p = start;
+    let len = usize::try_from(fast_varint(src, &mut p)?).ok()?;
+    let end = p.checked_add(len)?;
+    let body = src.get(..end)?;
+    let attributes = *body.get(p)? as i8;
+    p += 1;
+    let raw = fast_uvarlong(body, &mut p, 10)?;
+    let timestamp_delta = ((raw >> 1) as i64) ^ -((raw & 1) as i64);
+    let offset_delta = fast_varint(body, &mut p)?;
+    let key = fast_blob(body, &mut p)?;
+    let value = fast_blob(body, &mut p)?;
+    let count = usize::try_from(fast_varint(body, &mut p)?).ok()?;
+    if count > (end - p) / 2 {
+        return None;
+    }
+    let mut headers = if KEEP && count > 0 {
+        Vec::with_capacity(count)
+    } else {
+        Vec::new()
+    };
+    for _ in 0..count {
+        // A null header key is an error: let the full reader report it.
+        let key = fast_blob(body, &mut p)??;
+        let value = fast_blob(body, &mut p)?;
+        if KEEP {
+            headers.push(RecordHeader {
+                key: share(src, key),
+                value: value.map(|v| share(src, v)),
+            });
+        }
+    }
+    if p != end {
+        return None;
+    }
+    let (key, value) = if KEEP {
+        (key.map(|k| share(src, k)), value.map(|v| share(src, v)))
+    } else {
+        (None, None)
+    };
+    Some((
+        end,
+        Record {
+            attributes,
+            timestamp_delta,
+            offset_delta,
+            key,
+            value,
+            headers,
+        },
+    ))
+}
+
+/// A slice of `src` sharing its memory (an empty one touches no reference count).
+#[inline(always)]
+fn share(src: &Bytes, (from, len): (usize, usize)) -> Bytes {
+    if len == 0 {
+        Bytes::new()
+    } else {
+        src.slice(from..from + len)
+    }
 }
 
 /// The one record reader behind [`decode_record`] and [`skip_record`]: every check is made in
