@@ -896,3 +896,46 @@ match api_key {{"
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(lo: i16, hi: i16) -> Option<Range> {
+        Some(Range { lo, hi })
+    }
+
+    #[test]
+    fn conditions_are_relative_to_the_versions_that_can_occur() {
+        let valid = Range { lo: 0, hi: 11 };
+        assert_eq!(Cond::of(r(0, i16::MAX), valid), Cond::Always);
+        assert_eq!(Cond::of(None, valid), Cond::Never);
+        assert_eq!(Cond::of(r(12, i16::MAX), valid), Cond::Never);
+        assert_eq!(Cond::of(r(3, i16::MAX), valid).expr(), "version >= 3");
+        assert_eq!(Cond::of(r(3, i16::MAX), valid).neg_expr(), "version < 3");
+        assert_eq!(Cond::of(r(0, 7), valid).expr(), "version <= 7");
+        assert_eq!(
+            Cond::of(r(8, 10), valid).expr(),
+            "(8..=10).contains(&version)"
+        );
+        assert_eq!(
+            Cond::of(r(8, 10), valid).neg_expr(),
+            "!(8..=10).contains(&version)"
+        );
+        assert_eq!(Cond::of(r(4, 4), valid).expr(), "version == 4");
+    }
+
+    #[test]
+    fn every_generated_file_starts_with_the_header() {
+        let msg = super::super::model::parse_message(
+            r#"{ "type": "header", "name": "ResponseHeader", "validVersions": "0-1",
+                 "flexibleVersions": "1+",
+                 "fields": [ { "name": "CorrelationId", "type": "int32", "versions": "0+" } ] }"#,
+        )
+        .unwrap();
+        let text = message_module(&msg).unwrap();
+        assert!(text.starts_with(HEADER));
+        assert!(text.contains("pub correlation_id: i32,"));
+        assert!(text.contains("pub unknown_tagged_fields: UnknownTags,"));
+    }
+}

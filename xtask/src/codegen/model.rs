@@ -348,3 +348,80 @@ pub(crate) fn snake_case(name: &str) -> String {
 pub(crate) fn module_name(message: &str) -> String {
     snake_case(message)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comments_are_stripped_outside_strings_only() {
+        let text = "{ // a comment\n  \"about\": \"see http://x // not a comment\", // tail\n \"q\": \"a\\\"//b\" }";
+        let stripped = strip_comments(text);
+        let v: Value = serde_json::from_str(&stripped).unwrap();
+        assert_eq!(v["about"], "see http://x // not a comment");
+        assert_eq!(v["q"], "a\"//b");
+    }
+
+    #[test]
+    fn version_specs_parse() {
+        assert_eq!(Range::parse("none").unwrap(), None);
+        assert_eq!(
+            Range::parse("3+").unwrap(),
+            Some(Range {
+                lo: 3,
+                hi: i16::MAX
+            })
+        );
+        assert_eq!(Range::parse("0-7").unwrap(), Some(Range { lo: 0, hi: 7 }));
+        assert_eq!(Range::parse("1").unwrap(), Some(Range { lo: 1, hi: 1 }));
+        assert!(Range::parse("x").is_err());
+    }
+
+    #[test]
+    fn names_become_snake_case() {
+        assert_eq!(snake_case("ClientId"), "client_id");
+        assert_eq!(snake_case("ISRNodes"), "isr_nodes");
+        assert_eq!(snake_case("ThrottleTimeMs"), "throttle_time_ms");
+        assert_eq!(snake_case("Type"), "r#type");
+    }
+
+    #[test]
+    fn inline_and_common_structs_are_collected_in_order() {
+        let text = r#"{
+          "apiKey": 99, "type": "request", "name": "TestRequest",
+          "validVersions": "0-3", "flexibleVersions": "2+",
+          "fields": [
+            { "name": "Topics", "type": "[]Topic", "versions": "0+", "nullableVersions": "1+",
+              "about": "Topics.", "fields": [
+                { "name": "Name", "type": "string", "versions": "0+" },
+                { "name": "Leader", "type": "Leader", "versions": "1+" }
+            ]},
+            { "name": "Epoch", "type": "int32", "versions": "2+", "taggedVersions": "2+", "tag": 0,
+              "default": "-1" }
+          ],
+          "commonStructs": [
+            { "name": "Leader", "versions": "0+", "fields": [
+              { "name": "Id", "type": "int32", "versions": "0+" }
+            ]}
+          ]
+        }"#;
+        let msg = parse_message(text).unwrap();
+        let names: Vec<&str> = msg.structs.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["TestRequest", "Topic", "Leader"]);
+        assert_eq!(msg.api_key, Some(99));
+        assert_eq!(
+            msg.flexible,
+            Some(Range {
+                lo: 2,
+                hi: i16::MAX
+            })
+        );
+        let epoch = &msg.structs[0].fields[1];
+        assert_eq!((epoch.tag, epoch.default.as_deref()), (Some(0), Some("-1")));
+        assert!(msg.structs[0].fields[0].is_option());
+        assert_eq!(
+            msg.structs[0].fields[0].ty,
+            Ty::Array(Box::new(Ty::Struct("Topic".to_owned())))
+        );
+    }
+}
