@@ -295,3 +295,67 @@ fn transaction_messages_built_by_kafka_protocol_decode_with_ours() {
         assert_eq!(ours_bytes(&ours, version), bytes);
     }
 }
+
+#[test]
+fn request_and_response_headers_agree_with_kafka_protocol() {
+    // kafka-protocol follows Kafka 4, which dropped request header v0.
+    for version in 1..=2 {
+        for seed in 0..CASES {
+            let mut rng = Rng::new(seed + 31 * version as u64);
+            let ours = g::gen_request_header_request_header(&mut rng, version, 0);
+            let bytes = ours_bytes(&ours, version);
+            let mut buf = bytes.clone();
+            let theirs = kp::RequestHeader::decode(&mut buf, version).unwrap();
+            assert!(buf.is_empty());
+            assert_eq!(theirs.correlation_id, ours.correlation_id);
+            assert_eq!(
+                theirs.client_id.as_ref().map(|s| s.to_string()),
+                ours.client_id
+            );
+            assert_eq!(
+                theirs_bytes(&theirs, version),
+                bytes,
+                "v{version} seed {seed}"
+            );
+        }
+    }
+    for version in 0..=1 {
+        for seed in 0..CASES {
+            let mut rng = Rng::new(seed + 17 * version as u64);
+            let ours = g::gen_response_header_response_header(&mut rng, version, 0);
+            let bytes = ours_bytes(&ours, version);
+            let mut buf = bytes.clone();
+            let theirs = kp::ResponseHeader::decode(&mut buf, version).unwrap();
+            assert!(buf.is_empty());
+            assert_eq!(theirs.correlation_id, ours.correlation_id);
+            assert_eq!(
+                theirs_bytes(&theirs, version),
+                bytes,
+                "v{version} seed {seed}"
+            );
+        }
+    }
+    // Both sides pick the same header versions.
+    for &api in semel_wire::ApiKey::ALL {
+        let (lo, hi) = api.valid_versions();
+        let Ok(kp_key) = kp::ApiKey::try_from(api.key()) else {
+            continue;
+        };
+        for version in lo..=hi {
+            let their_lo = kp_key.valid_versions().min;
+            if version < their_lo || version > kp_key.valid_versions().max {
+                continue;
+            }
+            assert_eq!(
+                api.request_header_version(version),
+                kp_key.request_header_version(version),
+                "{api:?} v{version} request header"
+            );
+            assert_eq!(
+                api.response_header_version(version),
+                kp_key.response_header_version(version),
+                "{api:?} v{version} response header"
+            );
+        }
+    }
+}
