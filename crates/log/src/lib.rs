@@ -27,9 +27,11 @@
 //! timestamp indexes live in memory and are rebuilt from the segments on every open (so they
 //! can never be missing or inconsistent); opening costs one CRC pass over the log.
 //!
-//! Entries under 1 KiB are written through the mapping. Larger ones are written with `pwrite`
-//! into the same page cache (no page fault per 4 KiB page): straight from the caller's slice
-//! for [`Log::append`], from a reused staging buffer for [`Log::reserve`]. Readers see committed
+//! Entries under 32 KiB are written through the mapping, into space the writer first filled
+//! with zeros by `pwrite` 64 KiB at a time (the pages are then in the page cache, and their
+//! blocks reserved). Larger ones are written with `pwrite` into the same page cache: straight
+//! from the caller's slice for [`Log::append`], from a reused staging buffer for
+//! [`Log::reserve`]. Readers see committed
 //! entries, durable or not; compare with [`Log::durable_offset`] to serve only durable ones.
 //!
 //! # Guarantees
@@ -44,9 +46,10 @@
 //!   the log and everything after it is zeroed and flushed. Damage in a sealed segment is
 //!   [`Error::Corrupt`] naming file and position (or a truncation, by configuration).
 //! - Files are never shrunk while mapped, so no access inside a mapping faults for lack of a
-//!   page. A full disk is an error when a segment is created: either its blocks are reserved
-//!   ([`LogConfig::preallocate`]) or the free space is checked first (the default, faster;
-//!   space another process takes afterwards can still turn a later write into a SIGBUS).
+//!   page. A full disk is an error, not a SIGBUS: segment creation checks the free space (or
+//!   reserves the blocks, [`LogConfig::preallocate`]), and every byte written through the
+//!   mapping was first written with `pwrite`, which reserves its blocks. (On copy-on-write
+//!   filesystems an overwrite may need new blocks; there this protection does not hold.)
 //! - The directory is locked with `flock`: a second `Log` on it gets [`Error::Locked`].
 //!
 //! # Example

@@ -14,10 +14,18 @@ use crate::error::{Error, Result, io_err};
 use crate::frame::{self, FrameError, HEADER_LEN, Header, MAX_FRAME_LEN};
 use crate::segment::{self, Segment, TMP_SUFFIX};
 
-/// Copy-in appends of at least this many payload bytes are written with `pwrite` instead of
-/// a copy through the mapping: no page fault per 4 KiB page, and flushing what `pwrite` wrote
-/// measured much faster than flushing pages dirtied through the mapping.
-const PWRITE_MIN_BYTES: usize = 1024;
+/// Entries of at least this many payload bytes are written with `pwrite` instead of through
+/// the mapping: above it, the copy through the mapping plus the zeros written ahead of it
+/// (see `ZERO_AHEAD_BYTES`) measured slower than one `pwrite`; below it, far faster.
+const PWRITE_MIN_BYTES: usize = 32 * 1024;
+
+/// Space ahead of the writer is filled with zeros by `pwrite` this many bytes at a time
+/// before the mapping writes into it: the pages are then already in the page cache (a cheap
+/// fault instead of a zero-fill read of a hole), and the filesystem reserves their blocks, so
+/// a full disk is an error here rather than a SIGBUS inside the mapping.
+const ZERO_AHEAD_BYTES: u64 = 64 * 1024;
+
+static ZEROS: [u8; ZERO_AHEAD_BYTES as usize] = [0; ZERO_AHEAD_BYTES as usize];
 
 /// Name of the lock file inside the log directory.
 pub(crate) const LOCK_FILE: &str = "semel-log.lock";
@@ -64,13 +72,13 @@ pub struct LogConfig {
     pub retention_ms: Option<i64>,
     /// What to do with a damaged sealed segment on open.
     pub sealed_corruption: SealedCorruption,
-    /// Reserve each segment's blocks when it is created (`posix_fallocate` on Linux), so a
-    /// full disk can never surface as a SIGBUS on a later write through the mapping. Off by
+    /// Reserve each segment's blocks when it is created (`posix_fallocate` on Linux). Off by
     /// default: on ext4 the first write to each page of a fallocated (unwritten) extent costs a
     /// journal operation, which made appends several times slower in the benchmarks. Without
-    /// it segment files are sparse (`set_len`) and segment creation checks that the
-    /// filesystem has room for the whole segment (`statvfs`), which turns a full disk into an
-    /// error in the common case but cannot stop another process from taking the space later.
+    /// it segment files are sparse (`set_len`), segment creation checks that the filesystem
+    /// has room for the whole segment (`statvfs`), and the writer fills the space just ahead
+    /// of it with zeros by `pwrite` before writing there through the mapping, so the
+    /// filesystem reserves those blocks and a full disk is an error from `reserve`/`append`.
     pub preallocate: bool,
 }
 
@@ -311,6 +319,8 @@ pub struct Log {
     active: Arc<Segment>,
     /// Highest byte of the active segment ever handed to a reservation.
     written_to: u64,
+    /// Bytes of the active segment filled by `pwrite` (zeros ahead of the writer).
+    zeroed_to: u64,
     /// Staging buffer of reservations of `PWRITE_MIN_BYTES` and more.
     scratch: Vec<u8>,
     last_flush_ms: Option<i64>,
@@ -451,6 +461,7 @@ impl Log {
             config,
             active,
             written_to,
+            zeroed_to: written_to,
             scratch: Vec::new(),
             last_flush_ms: None,
             _lock: lock,
@@ -524,7 +535,7 @@ impl Log {
             slot.bytes_mut().copy_from_slice(payload);
             return slot.commit(record_count, max_timestamp);
         }
-        // Larger payloads go into the page cache with `pwrite` straight from the caller's
+        // Large payloads go into the page cache with `pwrite` straight from the caller's
         // buffer (see `PWRITE_MIN_BYTES`).
         let slot = self.reserve_inner(payload.len(), false)?;
         slot.write_with_pwrite(payload, record_count, max_timestamp)?;
@@ -559,6 +570,9 @@ impl Log {
         }
         let position = self.active.used();
         let end = position + frame_len;
+        if !staged && end > self.zeroed_to {
+            self.zero_ahead(position, end)?;
+        }
         self.written_to = self.written_to.max(end);
         let base_offset = self.active.next_offset.load(Ordering::Acquire);
         if staged {
@@ -573,6 +587,26 @@ impl Log {
             staged,
             committed: false,
         })
+    }
+
+    /// Fills the active segment with zeros by `pwrite` from `position` to at least `end` (see
+    /// `ZERO_AHEAD_BYTES`). Only bytes the writer owns are touched, and they are zero already.
+    fn zero_ahead(&mut self, position: u64, end: u64) -> Result<()> {
+        let start = self.zeroed_to.max(position);
+        let until = end
+            .max(start + ZERO_AHEAD_BYTES)
+            .min(self.active.capacity());
+        let mut at = start;
+        while at < until {
+            let len = (until - at).min(ZERO_AHEAD_BYTES) as usize;
+            self.active
+                .file
+                .write_all_at(&ZEROS[..len], at)
+                .map_err(io_err("pwrite", &self.active.path))?;
+            at += len as u64;
+        }
+        self.zeroed_to = until;
+        Ok(())
     }
 
     /// Makes the active segment able to hold a frame of `frame_len` bytes.
@@ -611,6 +645,7 @@ impl Log {
         sync_dir(&self.shared.dir)?;
         self.active = seg;
         self.written_to = 0;
+        self.zeroed_to = 0;
         Ok(())
     }
 
@@ -813,6 +848,7 @@ impl Log {
         shared.durable_offset.fetch_min(new_next, Ordering::AcqRel);
         self.active = new_active;
         self.written_to = cut;
+        self.zeroed_to = cut;
         Ok(new_next)
     }
 
@@ -925,9 +961,9 @@ impl Log {
 /// is computed at commit over the bytes as they are then. Dropping it uncommitted abandons the
 /// entry (nothing becomes visible, no junk stays in the segment).
 ///
-/// Payloads under 1 KiB are written directly in the mapping. Larger ones are staged in a
-/// buffer the log reuses and written with `pwrite` at commit: one more copy, but measured
-/// several times faster than taking a page fault for every 4 KiB page of the mapping.
+/// Payloads under 32 KiB are written directly in the mapping. Larger ones are staged in a
+/// buffer the log reuses and written with `pwrite` at commit: one more copy, which measured
+/// faster than writing that much through the mapping.
 #[derive(Debug)]
 pub struct Reservation<'a> {
     log: &'a mut Log,
@@ -966,7 +1002,7 @@ impl Reservation<'_> {
     }
 
     /// The payload bytes (zeroed at first): in the mapping, or in the staging buffer for
-    /// payloads of 1 KiB and more.
+    /// payloads of 32 KiB and more.
     pub fn bytes_mut(&mut self) -> &mut [u8] {
         if self.staged {
             return &mut self.log.scratch[..];

@@ -15,8 +15,9 @@
 //!   the writer publishes a larger `committed_end` with a release store.
 //! - The file is never shrunk while mapped (segments are retired by unlinking whole files), so
 //!   no access inside the mapping can fault with SIGBUS for lack of a page. A full disk could
-//!   still fault a write into a sparse page: segments either get their blocks reserved with
-//!   `posix_fallocate` or are created only after `statvfs` shows room for them.
+//!   still fault a write into a sparse page: the writer only writes through the mapping into
+//!   space it first filled with zeros by `pwrite` (which reserves the blocks and reports
+//!   ENOSPC), or that `posix_fallocate` reserved.
 //! - The data directory is locked (`flock`) so no other well-behaved process changes the files.
 #![allow(unsafe_code)]
 

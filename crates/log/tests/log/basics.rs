@@ -508,7 +508,7 @@ fn concurrent_readers_only_ever_see_whole_committed_entries() {
 #[test]
 fn a_flusher_thread_syncs_while_the_writer_appends() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = Log::open(dir.path(), small_config(1 << 16)).unwrap();
+    let mut log = Log::open(dir.path(), small_config(1 << 18)).unwrap();
     let reader = log.reader();
     let flusher = std::thread::spawn(move || {
         let mut last = 0;
@@ -610,19 +610,19 @@ fn a_forgotten_reservation_does_not_corrupt_the_sealed_segment() {
 #[test]
 fn large_copy_in_appends_are_read_back_and_survive_reopen() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = Log::open(dir.path(), small_config(1 << 16)).unwrap();
+    let mut log = Log::open(dir.path(), small_config(1 << 18)).unwrap();
     let reader = log.reader();
     for i in 0..6 {
-        log.append(&payload(i, 20_000), 2, i as i64).unwrap();
+        log.append(&payload(i, 40_000), 2, i as i64).unwrap();
         let got = reader.read(2 * i, 1).unwrap();
-        assert_eq!(&got[0].payload[..], &payload(i, 20_000)[..]);
+        assert_eq!(&got[0].payload[..], &payload(i, 40_000)[..]);
     }
     log.sync().unwrap();
     drop((reader, log));
-    let log = Log::open(dir.path(), small_config(1 << 16)).unwrap();
+    let log = Log::open(dir.path(), small_config(1 << 18)).unwrap();
     let all = log.read(0, usize::MAX).unwrap();
     assert_eq!(all.len(), 6);
-    assert_eq!(&all[5].payload[..], &payload(5, 20_000)[..]);
+    assert_eq!(&all[5].payload[..], &payload(5, 40_000)[..]);
 }
 
 #[test]
@@ -631,20 +631,20 @@ fn large_reservations_are_staged_and_patched_before_commit() {
     let mut log = Log::open(dir.path(), small_config(1 << 16)).unwrap();
     log.append(b"head", 1, 0).unwrap();
     {
-        let mut abandoned = log.reserve(5000).unwrap();
+        let mut abandoned = log.reserve(40_000).unwrap();
         abandoned.bytes_mut().fill(0x77);
     }
-    let mut slot = log.reserve(5000).unwrap();
+    let mut slot = log.reserve(40_000).unwrap();
     assert!(
         slot.bytes_mut().iter().all(|&b| b == 0),
         "staged bytes start zeroed"
     );
-    slot.bytes_mut().copy_from_slice(&payload(7, 5000));
+    slot.bytes_mut().copy_from_slice(&payload(7, 40_000));
     let base = slot.base_offset();
     slot.bytes_mut()[..8].copy_from_slice(&base.to_be_bytes());
     let appended = slot.commit(3, 9).unwrap();
     assert_eq!((appended.base_offset, appended.position), (1, 32));
-    let mut want = payload(7, 5000);
+    let mut want = payload(7, 40_000);
     want[..8].copy_from_slice(&1u64.to_be_bytes());
     assert_eq!(&log.read(1, 1).unwrap()[0].payload[..], &want[..]);
     drop(log);

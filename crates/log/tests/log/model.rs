@@ -193,8 +193,8 @@ enum Op {
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    // Payloads of 1 KiB and more take the `pwrite` path of `append`.
-    let len = prop_oneof![8 => 0usize..120, 2 => 120usize..1500, 1 => 8000usize..9000];
+    // Payloads of 32 KiB and more take the `pwrite` path (staged for `reserve`).
+    let len = prop_oneof![8 => 0usize..120, 2 => 120usize..1500, 1 => 8000usize..9000, 1 => 33_000usize..34_000];
     prop_oneof![
         12 => (len.clone(), 1u32..5, 0i64..2000, any::<bool>())
             .prop_map(|(len, count, ts, in_place)| Op::Append { len, count, ts, in_place }),
