@@ -51,14 +51,17 @@ pub(crate) fn run(args: &[String]) -> TaskResult {
 
 fn list_targets() -> Result<Vec<String>, String> {
     let dir = workspace_root().join("fuzz").join("fuzz_targets");
-    let entries = std::fs::read_dir(&dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let entries =
+        std::fs::read_dir(&dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
     let mut targets = Vec::new();
     for entry in entries {
-        let path = entry.map_err(|e| format!("cannot read {}: {e}", dir.display()))?.path();
-        if path.extension().is_some_and(|ext| ext == "rs") {
-            if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
-                targets.push(stem.to_owned());
-            }
+        let path = entry
+            .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+            .path();
+        if path.extension().is_some_and(|ext| ext == "rs")
+            && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
+        {
+            targets.push(stem.to_owned());
         }
     }
     targets.sort();

@@ -76,7 +76,10 @@ pub(crate) fn run_cmd(program: &str, args: &[&str]) -> TaskResult {
     if status.success() {
         Ok(())
     } else {
-        Err(format!("`{program} {}` failed with {status}", args.join(" ")))
+        Err(format!(
+            "`{program} {}` failed with {status}",
+            args.join(" ")
+        ))
     }
 }
 
@@ -87,9 +90,22 @@ fn test(args: &[String]) -> TaskResult {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     // The end-to-end tests (tests/) run the real `semel` binary: build it first. They also
     // create their own Python virtual environments (kafka-python from PyPI) on first use.
-    run_cmd(&cargo, &["build", "--package", "semel-broker", "--bin", "semel", "--locked"])?;
+    run_cmd(
+        &cargo,
+        &[
+            "build",
+            "--package",
+            "semel-broker",
+            "--bin",
+            "semel",
+            "--locked",
+        ],
+    )?;
     // Unit, property, integration and end-to-end tests; benches run once each in test mode so they are known to work.
-    run_cmd(&cargo, &["test", "--workspace", "--all-targets", "--locked"])?;
+    run_cmd(
+        &cargo,
+        &["test", "--workspace", "--all-targets", "--locked"],
+    )?;
     // --all-targets leaves out doc tests.
     run_cmd(&cargo, &["test", "--workspace", "--doc", "--locked"])?;
     Ok(())
