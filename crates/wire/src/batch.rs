@@ -45,6 +45,9 @@ const MAGIC_OFFSET: usize = 16;
 const CRC_START: usize = 21;
 /// `batchLength` counts the bytes after itself and the base offset.
 const LENGTH_FIELD_END: usize = 12;
+/// The CRC is computed in blocks of this size, each followed by the walk over the records that
+/// start in it, while they are still in cache (two of the `crc32c` crate's long chunks).
+const CRC_BLOCK_BYTES: usize = 48 * 1024;
 /// The smallest plain record: seven one-byte varints/fields and nothing else.
 const MIN_RECORD_BYTES: usize = 7;
 
@@ -408,7 +411,11 @@ impl RecordBatch {
     /// [`DecodeErrorKind::CrcMismatch`] (Kafka `CORRUPT_MESSAGE`) at offset 17, or
     /// [`DecodeErrorKind::InvalidRecord`] (`INVALID_RECORD`).
     pub fn validate(&self) -> Result<(), DecodeError> {
-        let computed = self.compute_crc();
+        self.check_crc(self.compute_crc())?;
+        self.validate_fields()
+    }
+
+    fn check_crc(&self, computed: u32) -> Result<(), DecodeError> {
         if computed != self.header.crc {
             return Err(DecodeError::new(
                 17,
@@ -418,6 +425,11 @@ impl RecordBatch {
                 },
             ));
         }
+        Ok(())
+    }
+
+    /// The checks of [`RecordBatch::validate`] after the CRC.
+    fn validate_fields(&self) -> Result<(), DecodeError> {
         if self.compression().is_none() {
             return Err(invalid(21, "unknown compression codec"));
         }
@@ -452,7 +464,12 @@ impl RecordBatch {
         if self.header.base_offset != 0 {
             return Err(invalid(0, "base offset of a produced batch must be 0"));
         }
-        self.validate()?;
+        // One pass over the bytes: the CRC in blocks, and the walk over the records whose start
+        // the CRC has just streamed through (still in cache). The walk's verdict is reported
+        // only after every check that comes before it, so errors come in the documented order.
+        let (computed, walk) = self.crc_and_walk();
+        self.check_crc(computed)?;
+        self.validate_fields()?;
         let count = self.header.records_count;
         if count <= 0 {
             return Err(invalid(
@@ -472,25 +489,60 @@ impl RecordBatch {
         if self.header.producer_id >= 0 && self.header.base_sequence < 0 {
             return Err(invalid(53, "an idempotent batch needs a base sequence"));
         }
-        if !self.is_compressed() {
-            // The same checks as iterating `records()`, without taking any key or value.
-            let mut pos = RECORD_BATCH_HEADER_BYTES;
-            for expected in 0..count {
-                let at = pos;
-                if skip_record(&self.bytes, &mut pos)? != expected {
-                    return Err(invalid(at, "record offset deltas must run 0, 1, 2, …"));
+        walk
+    }
+
+    /// The CRC-32C of bytes 21.. end and, for plain records, the verdict of walking them with the
+    /// same checks as iterating `records()` (without taking any key or value): every record
+    /// decodes, offset deltas run 0, 1, 2, …, and exactly `records_count` of them fill the region.
+    fn crc_and_walk(&self) -> (u32, Result<(), DecodeError>) {
+        let bytes = &self.bytes;
+        let len = bytes.len();
+        let walk_records = !self.is_compressed();
+        // A negative count is refused by `validate_fields` before the walk's verdict is used.
+        let count = if walk_records {
+            usize::try_from(self.header.records_count).unwrap_or(0)
+        } else {
+            0
+        };
+        let mut walked: usize = 0;
+        let mut pos = RECORD_BATCH_HEADER_BYTES;
+        let mut walk = Ok(());
+        let step = |pos: &mut usize, walked: &mut usize| {
+            let at = *pos;
+            match skip_record(bytes, pos) {
+                Ok(delta) if i64::from(delta) == *walked as i64 => {
+                    *walked += 1;
+                    Ok(())
                 }
+                Ok(_) => Err(invalid(at, "record offset deltas must run 0, 1, 2, …")),
+                Err(e) => Err(e),
             }
-            if pos != self.bytes.len() {
-                return Err(DecodeError::new(
-                    pos,
-                    DecodeErrorKind::CorruptBatch {
-                        what: "bytes left after the last record",
-                    },
-                ));
+        };
+        let mut crc = 0u32;
+        let mut done = CRC_START;
+        while done < len {
+            let next = len.min(done + CRC_BLOCK_BYTES);
+            crc = crc32c::crc32c_append(crc, bytes.get(done..next).unwrap_or_default());
+            done = next;
+            while walk.is_ok() && walked < count && pos < done {
+                walk = step(&mut pos, &mut walked);
             }
         }
-        Ok(())
+        // Records announced beyond the region: the next step reports where it runs out. Each
+        // successful step consumes at least one byte, so this ends.
+        while walk.is_ok() && walked < count {
+            walk = step(&mut pos, &mut walked);
+        }
+        if walk_records && walk.is_ok() && pos != len {
+            walk = Err(DecodeError::new(
+                pos,
+                DecodeErrorKind::CorruptBatch {
+                    what: "bytes left after the last record",
+                },
+            ));
+        }
+        (crc, walk)
     }
 
     /// The records of an uncompressed batch. Keys, values and headers share the batch's memory.

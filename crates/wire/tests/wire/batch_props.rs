@@ -6,8 +6,8 @@
 use bytes::Bytes;
 use proptest::prelude::*;
 use semel_wire::{
-    Record, RecordBatch, RecordBatchBuilder, RecordHeader, TimestampType, patch_base_offset,
-    patch_log_append_time, patch_partition_leader_epoch,
+    DecodeError, DecodeErrorKind, Record, RecordBatch, RecordBatchBuilder, RecordHeader,
+    TimestampType, patch_base_offset, patch_log_append_time, patch_partition_leader_epoch,
 };
 
 /// The model of one record: what a producer hands over.
@@ -265,5 +265,98 @@ proptest! {
         let mut records_region = vec![m.records.len() as u8];
         records_region.extend_from_slice(bytes.get(61..).unwrap_or_default());
         semel_wire::fuzzing::wire_records(&records_region);
+    }
+}
+
+/// `validate_produce` as NOTES.md B.6 states it, from public parts only: base offset, then
+/// `validate`, then the header rules, then the records as `records()` yields them.
+fn reference_validate_produce(b: &RecordBatch) -> Result<(), DecodeError> {
+    let invalid = |offset, what| DecodeError::new(offset, DecodeErrorKind::InvalidRecord { what });
+    if b.base_offset() != 0 {
+        return Err(invalid(0, "base offset of a produced batch must be 0"));
+    }
+    b.validate()?;
+    let count = b.records_count();
+    if count <= 0 {
+        return Err(invalid(
+            57,
+            "a produced batch must hold at least one record",
+        ));
+    }
+    if i64::from(b.last_offset_delta()) + 1 != i64::from(count) {
+        return Err(invalid(
+            23,
+            "last offset delta + 1 differs from the records count",
+        ));
+    }
+    if b.is_control() {
+        return Err(invalid(21, "producers may not write control batches"));
+    }
+    if b.producer_id() >= 0 && b.base_sequence() < 0 {
+        return Err(invalid(53, "an idempotent batch needs a base sequence"));
+    }
+    if b.is_compressed() {
+        return Ok(());
+    }
+    let mut records = b.records()?;
+    let mut expected = 0;
+    loop {
+        let at = records.position();
+        let Some(record) = records.next() else {
+            return Ok(());
+        };
+        if record?.offset_delta != expected {
+            return Err(invalid(at, "record offset deltas must run 0, 1, 2, …"));
+        }
+        expected += 1;
+    }
+}
+
+fn big_model_batch() -> impl Strategy<Value = ModelBatch> {
+    (
+        model_batch(),
+        proptest::collection::vec(2_000usize..9_000, 1..30),
+    )
+        .prop_map(|(mut m, sizes)| {
+            m.records = sizes
+                .iter()
+                .enumerate()
+                .map(|(i, &n)| ModelRecord {
+                    timestamp_ms: 1_700_000_000_000 + i as i64,
+                    key: Some(vec![i as u8; 3]),
+                    value: Some(vec![0xab; n]),
+                    headers: vec![],
+                })
+                .collect();
+            m
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// The one-pass CRC + record walk of `validate_produce` gives exactly the verdict (the same
+    /// error, at the same byte) of its plain definition, on batches large enough to span many
+    /// CRC blocks, with a few bytes changed and the CRC fixed or not.
+    #[test]
+    fn validate_produce_matches_its_plain_definition(
+        m in prop_oneof![model_batch(), big_model_batch()],
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..3),
+        fix_crc in any::<bool>(),
+    ) {
+        let mut bytes = build(&m).to_vec();
+        for (at, byte) in edits {
+            // Keep the framing so that the batch still parses: leave bytes 8..12 and 16 alone.
+            let i = at.index(bytes.len());
+            if !(8..12).contains(&i) && i != 16 {
+                bytes[i] = byte;
+            }
+        }
+        if fix_crc {
+            let crc = crc32c::crc32c(&bytes[21..]);
+            bytes[17..21].copy_from_slice(&crc.to_be_bytes());
+        }
+        let batch = RecordBatch::parse(Bytes::from(bytes)).unwrap();
+        prop_assert_eq!(batch.validate_produce(), reference_validate_produce(&batch));
     }
 }
