@@ -103,3 +103,33 @@ fn kafka_python_3_acks_0_round_trip() {
 fn kafka_python_2_acks_all_round_trip() {
     round_trip("2.3.3", "all", "always");
 }
+
+#[test]
+fn kafka_python_admin_creates_validates_describes_grows_and_deletes_topics() {
+    let broker = Broker::start(&[]);
+    let python = kafka_python("3.0.12");
+    let output = run_python(&python, "admin.py", &["--bootstrap", &broker.bootstrap()]);
+    let lines: Vec<&str> = output.lines().collect();
+    assert!(lines.contains(&"create cfg-ok OK"), "{output}");
+    assert!(
+        lines.contains(&"create cfg-compact InvalidConfigurationError"),
+        "{output}"
+    );
+    assert!(
+        lines.contains(&"create cfg-unknown InvalidConfigurationError"),
+        "{output}"
+    );
+    assert!(
+        lines.contains(&"create cfg-ok TopicAlreadyExistsError"),
+        "{output}"
+    );
+    assert!(lines.contains(&"describe retention.ms=3600000"), "{output}");
+    assert!(
+        lines.contains(&"describe max.message.bytes=2000000"),
+        "{output}"
+    );
+    assert!(
+        lines.contains(&"topics "),
+        "deleted, nothing left: {output}"
+    );
+}

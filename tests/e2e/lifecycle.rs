@@ -62,7 +62,13 @@ fn kill_9_during_acks_all_load_loses_nothing_acknowledged() {
         while !killed {
             let value = format!("m{next}").into_bytes();
             correlation_id += 1;
-            match raw::produce(&mut conn, "durable", 0, std::slice::from_ref(&value), correlation_id) {
+            match raw::produce(
+                &mut conn,
+                "durable",
+                0,
+                std::slice::from_ref(&value),
+                correlation_id,
+            ) {
                 Some((0, offset)) => {
                     acked.push((offset, value));
                     next += 1;

@@ -5,4 +5,5 @@
 
 mod bad_input;
 mod kafka_python;
+mod librdkafka;
 mod lifecycle;

@@ -408,6 +408,28 @@ impl Store {
         Ok(())
     }
 
+    /// Every supported config of `topic` with the value in force and whether it is an override.
+    pub fn effective_configs(&self, topic: &Topic) -> Vec<(&'static str, String, bool)> {
+        let default = |key: &str| -> String {
+            let unlimited = |v: Option<u64>| v.map_or_else(|| "-1".to_owned(), |v| v.to_string());
+            match key {
+                "cleanup.policy" => "delete".to_owned(),
+                "max.message.bytes" => crate::topics::DEFAULT_MAX_MESSAGE_BYTES.to_string(),
+                "retention.bytes" => unlimited(self.config.retention_bytes),
+                "retention.ms" => unlimited(self.config.retention_ms),
+                "segment.bytes" => self.config.segment_bytes.to_string(),
+                _ => String::new(),
+            }
+        };
+        crate::topics::SUPPORTED_CONFIGS
+            .iter()
+            .map(|&key| match topic.configs.get(key) {
+                Some(value) => (key, value.clone(), true),
+                None => (key, default(key), false),
+            })
+            .collect()
+    }
+
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir

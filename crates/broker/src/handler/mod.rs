@@ -2,6 +2,7 @@
 //! later). Handlers never touch sockets; they ask the store and encode nothing themselves.
 
 mod admin;
+mod configs;
 mod fetch;
 mod list_offsets;
 mod metadata;
@@ -72,6 +73,10 @@ pub(crate) fn handle(
         RequestBody::CreateTopics(req) => Handled::Now(admin::create_topics(broker, &req, version)),
         RequestBody::DeleteTopics(req) => Handled::Now(admin::delete_topics(broker, &req)),
         RequestBody::CreatePartitions(req) => Handled::Now(admin::create_partitions(broker, &req)),
+        RequestBody::DescribeConfigs(req) => Handled::Now(configs::describe_configs(broker, &req)),
+        RequestBody::IncrementalAlterConfigs(req) => {
+            Handled::Now(configs::incremental_alter_configs(broker, &req))
+        }
         RequestBody::InitProducerId(req) => Handled::Now(producer::init_producer_id(broker, &req)),
         other => Handled::Close(format!(
             "{} from {:?} is decoded but not served",

@@ -1,0 +1,248 @@
+//! librdkafka (the C client behind confluent-kafka, kcat and the `rdkafka` crate) against
+//! the broker.
+
+use rdkafka::ClientConfig;
+use rdkafka::Message;
+use rdkafka::TopicPartitionList;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::util::Timeout;
+use semel_e2e::Broker;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+fn config(broker: &Broker) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", broker.bootstrap());
+    config
+}
+
+/// Creates a topic through librdkafka's admin API (CreateTopics).
+fn create_topic(broker: &Broker, name: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> = config(broker).create().unwrap();
+    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    let runtime = futures_lite_block_on(admin.create_topics([&topic], &AdminOptions::new()));
+    let results = runtime.expect("CreateTopics");
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+}
+
+/// A tiny executor for the admin futures (they complete on librdkafka's own thread).
+fn futures_lite_block_on<F: std::future::Future>(future: F) -> F::Output {
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        assert!(Instant::now() < deadline, "admin request did not complete");
+        std::thread::park_timeout(Duration::from_millis(50));
+    }
+}
+
+/// Produces `count` numbered messages and returns how many were acknowledged without error.
+fn produce(broker: &Broker, topic: &str, count: u64, settings: &[(&str, &str)]) -> u64 {
+    let mut config = config(broker);
+    config.set("linger.ms", "5");
+    for (k, v) in settings {
+        config.set(*k, *v);
+    }
+    let producer: ThreadedProducer<DefaultProducerContext> = config.create().unwrap();
+    for i in 0..count {
+        let payload = format!("v{i}");
+        let key = format!("k{}", i % 5);
+        let mut record = BaseRecord::to(topic).payload(&payload).key(&key);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((e, back)) => {
+                    assert!(
+                        matches!(
+                            e,
+                            rdkafka::error::KafkaError::MessageProduction(
+                                rdkafka::types::RDKafkaErrorCode::QueueFull
+                            )
+                        ),
+                        "{e}"
+                    );
+                    record = back;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        }
+    }
+    producer
+        .flush(Timeout::After(Duration::from_secs(60)))
+        .expect("flush");
+    count
+}
+
+/// Reads every partition of `topic` from the beginning until `expected` messages arrived (or
+/// 30 s passed); returns per partition `(offset, value number)` in read order.
+fn consume_all(
+    broker: &Broker,
+    topic: &str,
+    partitions: i32,
+    expected: usize,
+) -> BTreeMap<i32, Vec<(i64, u64)>> {
+    let consumer: BaseConsumer = config(broker)
+        .set("group.id", "unused-assign-only")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut list = TopicPartitionList::new();
+    for p in 0..partitions {
+        list.add_partition_offset(topic, p, rdkafka::Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&list).unwrap();
+    let mut out: BTreeMap<i32, Vec<(i64, u64)>> = BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = 0;
+    while seen < expected && Instant::now() < deadline {
+        if let Some(message) = consumer.poll(Duration::from_millis(200)) {
+            let message = message.expect("consume");
+            let value = std::str::from_utf8(message.payload().unwrap()).unwrap();
+            let n: u64 = value.trim_start_matches('v').parse().unwrap();
+            out.entry(message.partition())
+                .or_default()
+                .push((message.offset(), n));
+            seen += 1;
+        }
+    }
+    out
+}
+
+fn check(out: &BTreeMap<i32, Vec<(i64, u64)>>, count: u64) {
+    let mut all: Vec<u64> = out.values().flatten().map(|&(_, v)| v).collect();
+    all.sort_unstable();
+    assert_eq!(
+        all,
+        (0..count).collect::<Vec<_>>(),
+        "every message exactly once"
+    );
+    for (partition, records) in out {
+        for (i, (offset, _)) in records.iter().enumerate() {
+            assert_eq!(
+                *offset, i as i64,
+                "partition {partition}: dense offsets from 0"
+            );
+        }
+        assert!(
+            records.windows(2).all(|w| w[0].1 < w[1].1),
+            "partition {partition}: send order"
+        );
+    }
+}
+
+fn round_trip(acks: &str, flush: &str, extra: &[(&str, &str)]) {
+    let broker = Broker::start(&["--flush", flush]);
+    let topic = format!("rd-{}-{}", acks.replace('-', "m"), extra.len());
+    create_topic(&broker, &topic, 4);
+    let mut settings = vec![("acks", acks)];
+    settings.extend_from_slice(extra);
+    let count = produce(&broker, &topic, 5000, &settings);
+    let out = consume_all(&broker, &topic, 4, count as usize);
+    check(&out, count);
+}
+
+#[test]
+fn librdkafka_acks_all_round_trip_with_flush_always() {
+    round_trip("all", "always", &[]);
+}
+
+#[test]
+fn librdkafka_acks_1_round_trip() {
+    round_trip("1", "interval:20", &[]);
+}
+
+#[test]
+fn librdkafka_acks_0_round_trip() {
+    round_trip("0", "os", &[]);
+}
+
+#[test]
+fn librdkafka_idempotent_producer_round_trip() {
+    round_trip("all", "always", &[("enable.idempotence", "true")]);
+}
+
+#[test]
+fn librdkafka_offsets_for_times_finds_the_first_message_at_or_after_a_timestamp() {
+    let broker = Broker::start(&[]);
+    create_topic(&broker, "times", 1);
+    let producer: ThreadedProducer<DefaultProducerContext> =
+        config(&broker).set("linger.ms", "0").create().unwrap();
+    for (i, ts) in [1_000_000i64, 2_000_000, 3_000_000, 4_000_000]
+        .iter()
+        .enumerate()
+    {
+        let payload = format!("v{i}");
+        producer
+            .send(
+                BaseRecord::<(), _>::to("times")
+                    .payload(&payload)
+                    .timestamp(*ts),
+            )
+            .map_err(|(e, _)| e)
+            .unwrap();
+        // One batch per message, so the lookup has batches to search.
+        producer
+            .flush(Timeout::After(Duration::from_secs(30)))
+            .unwrap();
+    }
+    let consumer: BaseConsumer = config(&broker).set("group.id", "times").create().unwrap();
+    for (ts, expected) in [(0i64, 0i64), (1_000_000, 0), (2_500_000, 2), (4_000_000, 3)] {
+        let mut query = TopicPartitionList::new();
+        query
+            .add_partition_offset("times", 0, rdkafka::Offset::Offset(ts))
+            .unwrap();
+        let found = consumer
+            .offsets_for_times(query, Duration::from_secs(30))
+            .unwrap();
+        let offset = found.find_partition("times", 0).unwrap().offset();
+        assert_eq!(offset, rdkafka::Offset::Offset(expected), "timestamp {ts}");
+    }
+    let mut query = TopicPartitionList::new();
+    query
+        .add_partition_offset("times", 0, rdkafka::Offset::Offset(9_000_000))
+        .unwrap();
+    let found = consumer
+        .offsets_for_times(query, Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(
+        found.find_partition("times", 0).unwrap().offset(),
+        rdkafka::Offset::End,
+        "past the last timestamp"
+    );
+}
+
+#[test]
+fn librdkafka_admin_deletes_a_topic_and_its_data() {
+    let broker = Broker::start(&[]);
+    create_topic(&broker, "gone", 2);
+    produce(&broker, "gone", 10, &[]);
+    let admin: AdminClient<DefaultClientContext> = config(&broker).create().unwrap();
+    let results =
+        futures_lite_block_on(admin.delete_topics(&["gone"], &AdminOptions::new())).unwrap();
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let metadata = admin
+        .inner()
+        .fetch_metadata(None, Duration::from_secs(10))
+        .unwrap();
+    assert!(metadata.topics().iter().all(|t| t.name() != "gone"));
+    // Created again: empty.
+    create_topic(&broker, "gone", 1);
+    let out = consume_all(&broker, "gone", 1, 1);
+    assert!(out.is_empty(), "{out:?}");
+}
