@@ -223,11 +223,12 @@ pub(crate) fn decode_record_full(src: &Bytes, pos: &mut usize) -> Result<Record,
 }
 
 /// Checks one record exactly as [`decode_record`] does, without taking its blobs; returns its
-/// offset delta. Used by validation walks; same lean pass and fallback as [`decode_record`].
+/// offset delta. Used by validation walks; a lean pass ([`fast_skip`]) and the same fallback as
+/// [`decode_record`].
 pub(crate) fn skip_record(src: &Bytes, pos: &mut usize) -> Result<i32, DecodeError> {
-    if let Some((end, record)) = fast_read::<false>(src, *pos) {
+    if let Some((end, offset_delta)) = fast_skip(src, *pos) {
         *pos = end;
-        return Ok(record.offset_delta);
+        return Ok(offset_delta);
     }
     read_record::<false>(src, pos).map(|r| r.offset_delta)
 }
@@ -337,6 +338,31 @@ fn fast_read<const KEEP: bool>(src: &Bytes, start: usize) -> Option<(usize, Reco
             headers,
         },
     ))
+}
+
+/// [`fast_read`] for the validation walk: the same reads and checks, keeping nothing but the
+/// offset delta (no record is built, nothing is dropped: this runs once per produced record).
+#[inline(always)]
+fn fast_skip(src: &[u8], start: usize) -> Option<(usize, i32)> {
+    let mut p = start;
+    let len = usize::try_from(fast_varint(src, &mut p)?).ok()?;
+    let end = p.checked_add(len)?;
+    let body = src.get(..end)?;
+    body.get(p)?; // attributes
+    p += 1;
+    fast_uvarlong(body, &mut p, 10)?; // timestamp delta
+    let offset_delta = fast_varint(body, &mut p)?;
+    fast_blob(body, &mut p)?; // key
+    fast_blob(body, &mut p)?; // value
+    let count = usize::try_from(fast_varint(body, &mut p)?).ok()?;
+    if count > (end - p) / 2 {
+        return None;
+    }
+    for _ in 0..count {
+        fast_blob(body, &mut p)??; // a null header key goes to the full reader
+        fast_blob(body, &mut p)?;
+    }
+    (p == end).then_some((end, offset_delta))
 }
 
 /// A slice of `src` sharing its memory (an empty one touches no reference count).
