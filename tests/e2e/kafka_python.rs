@@ -133,3 +133,129 @@ fn kafka_python_admin_creates_validates_describes_grows_and_deletes_topics() {
         "deleted, nothing left: {output}"
     );
 }
+
+/// `(partition, offset, value number)` rows and the final assignment printed by
+/// `group_consume.py`.
+fn parse_member(output: &str) -> (Vec<(i32, i64, u64)>, Vec<i32>) {
+    let mut rows = Vec::new();
+    let mut assigned = Vec::new();
+    for line in output.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        match fields.as_slice() {
+            ["assigned"] => {}
+            ["assigned", list] => assigned = list.split(',').map(|p| p.parse().unwrap()).collect(),
+            [p, o, v] => rows.push((
+                p.parse().unwrap(),
+                o.parse().unwrap(),
+                v.trim_start_matches('v').parse().unwrap(),
+            )),
+            _ => panic!("unexpected line: {line}"),
+        }
+    }
+    (rows, assigned)
+}
+
+fn spawn_member(
+    python: &std::path::Path,
+    bootstrap: &str,
+    group: &str,
+    extra: &[&str],
+) -> std::thread::JoinHandle<String> {
+    let (python, bootstrap, group) = (python.to_owned(), bootstrap.to_owned(), group.to_owned());
+    let extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
+    std::thread::spawn(move || {
+        let mut args = vec![
+            "--bootstrap",
+            &*bootstrap,
+            "--topic",
+            "grouped",
+            "--group",
+            &*group,
+        ];
+        args.extend(extra.iter().map(String::as_str));
+        run_python(&python, "group_consume.py", &args)
+    })
+}
+
+/// Two members share a topic's partitions, commit after processing; every message is
+/// processed; a member started later resumes from the committed offsets. Then a member that
+/// processes but crashes before committing: its replacement reads those messages again
+/// (at-least-once: duplicates allowed, losses not).
+#[test]
+fn kafka_python_consumer_group_rebalances_commits_and_resumes() {
+    let broker = Broker::start(&[]);
+    let python = kafka_python("3.0.12");
+    let bootstrap = broker.bootstrap();
+    let produce = |count: &str| {
+        run_python(
+            &python,
+            "produce_consume.py",
+            &[
+                "--bootstrap",
+                &bootstrap,
+                "--topic",
+                "grouped",
+                "--partitions",
+                "4",
+                "--count",
+                count,
+                "--create-only-if-missing",
+            ],
+        )
+    };
+    produce("1000");
+    let a = spawn_member(&python, &bootstrap, "g", &[]);
+    let b = spawn_member(&python, &bootstrap, "g", &[]);
+    let (rows_a, assigned_a) = parse_member(&a.join().unwrap());
+    let (rows_b, assigned_b) = parse_member(&b.join().unwrap());
+    let mut seen: Vec<u64> = rows_a.iter().chain(&rows_b).map(|r| r.2).collect();
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(
+        seen,
+        (0..1000).collect::<Vec<_>>(),
+        "every message processed"
+    );
+    let mut all_assigned: Vec<i32> = assigned_a.iter().chain(&assigned_b).copied().collect();
+    all_assigned.sort_unstable();
+    assert_eq!(
+        all_assigned,
+        vec![0, 1, 2, 3],
+        "the two members split the partitions"
+    );
+
+    // Committed offsets survive the members: a new one reads only what came after.
+    produce("500");
+    let (rows_c, _) = parse_member(&spawn_member(&python, &bootstrap, "g", &[]).join().unwrap());
+    let mut values: Vec<u64> = rows_c.iter().map(|r| r.2).collect();
+    values.sort_unstable();
+    assert_eq!(
+        values,
+        (0..500).collect::<Vec<_>>(),
+        "resumed exactly after the committed offsets"
+    );
+
+    // A member that processes 200 messages and dies before committing.
+    produce("300");
+    let (crashed, _) = parse_member(
+        &spawn_member(
+            &python,
+            &bootstrap,
+            "g",
+            &["--max", "200", "--no-commit-exit"],
+        )
+        .join()
+        .unwrap(),
+    );
+    assert_eq!(crashed.len(), 200);
+    let (replacement, _) =
+        parse_member(&spawn_member(&python, &bootstrap, "g", &[]).join().unwrap());
+    let replayed: std::collections::BTreeSet<u64> = replacement.iter().map(|r| r.2).collect();
+    for (_, _, value) in &crashed {
+        assert!(
+            replayed.contains(value),
+            "message v{value} processed by the crashed member was not delivered again"
+        );
+    }
+    assert_eq!(replayed, (0..300).collect(), "nothing lost");
+}

@@ -16,12 +16,15 @@ parser.add_argument("--partitions", type=int, default=1)
 parser.add_argument("--acks", default="all")
 parser.add_argument("--count", type=int, default=1000)
 parser.add_argument("--idempotent", action="store_true")
+parser.add_argument("--create-only-if-missing", action="store_true",
+                    help="produce only (no read-back); create the topic unless it exists")
 args = parser.parse_args()
 
 acks = args.acks if args.acks == "all" else int(args.acks)
 
 admin = KafkaAdminClient(bootstrap_servers=args.bootstrap, request_timeout_ms=10000)
-admin.create_topics([NewTopic(args.topic, args.partitions, 1)])
+if not (args.create_only_if_missing and args.topic in admin.list_topics()):
+    admin.create_topics([NewTopic(args.topic, args.partitions, 1)])
 admin.close()
 
 producer_args = dict(bootstrap_servers=args.bootstrap, acks=acks, linger_ms=5, retries=5)
@@ -36,6 +39,9 @@ if acks != 0:
     for f in futures:
         f.get(timeout=60)
 producer.close()
+if args.create_only_if_missing:
+    print("produced", args.count)
+    sys.exit(0)
 
 consumer = KafkaConsumer(
     bootstrap_servers=args.bootstrap,

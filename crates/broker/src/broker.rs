@@ -38,6 +38,17 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::InitProducerId, 0, 4),
     (ApiKey::DescribeConfigs, 1, 4),
     (ApiKey::IncrementalAlterConfigs, 0, 1),
+    (ApiKey::FindCoordinator, 0, 3),
+    (ApiKey::JoinGroup, 0, 9),
+    (ApiKey::SyncGroup, 0, 5),
+    (ApiKey::Heartbeat, 0, 4),
+    (ApiKey::LeaveGroup, 0, 5),
+    (ApiKey::OffsetCommit, 2, 8),
+    (ApiKey::OffsetFetch, 1, 8),
+    (ApiKey::DescribeGroups, 0, 5),
+    (ApiKey::ListGroups, 0, 4),
+    (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::OffsetDelete, 0, 0),
 ];
 
 /// The served version range of `api`, if it is served.
@@ -59,6 +70,8 @@ pub struct Broker {
     pub flusher: Flusher,
     /// Producer-id allocation.
     pub producer_ids: ProducerIds,
+    /// Consumer groups and their committed offsets.
+    pub groups: Arc<crate::groups::Groups>,
     /// Exported metrics.
     pub metrics: Arc<Metrics>,
     /// The cluster id reported in Metadata.
@@ -73,6 +86,12 @@ impl Broker {
     pub fn open(config: Config, metrics: Arc<Metrics>) -> Result<Arc<Self>, OpenError> {
         let store = Store::open(&config)?;
         let producer_ids = ProducerIds::open(&config.data_dir)?;
+        let seed = u64::from_be_bytes(
+            crate::store::random_uuid().0[..8]
+                .try_into()
+                .unwrap_or([0; 8]),
+        );
+        let groups = crate::groups::Groups::open(&config.data_dir, crate::now_ms(), seed)?;
         let cluster_id = load_cluster_id(&config.data_dir);
         let flusher = Flusher::start(Arc::clone(&metrics));
         let broker = Arc::new(Self {
@@ -80,6 +99,7 @@ impl Broker {
             store,
             flusher,
             producer_ids,
+            groups,
             metrics,
             cluster_id,
         });
@@ -133,6 +153,9 @@ pub enum OpenError {
     /// The producer-id log could not be opened.
     #[error("producer ids: {0}")]
     ProducerIds(#[from] crate::producer_ids::ProducerIdError),
+    /// The consumer-group log could not be opened.
+    #[error("consumer groups: {0}")]
+    Groups(#[from] crate::groups::GroupsOpenError),
 }
 
 /// The cluster id: made once, kept in the data directory.

@@ -72,9 +72,8 @@ pub fn start_housekeeping(broker: Weak<Broker>, every: Duration) {
                 let Some(broker) = broker.upgrade() else {
                     return;
                 };
-                let now_ms = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+                let now_ms = crate::now_ms();
+                broker.groups.expire_offsets(now_ms);
                 for topic in broker.store.all() {
                     for partition in &topic.partitions {
                         if let Err(e) = partition.housekeeping(now_ms) {

@@ -20,6 +20,7 @@ pub mod cli;
 pub mod config;
 pub mod datadir;
 pub mod flusher;
+pub mod groups;
 mod handler;
 pub mod metrics;
 pub mod partition;
@@ -27,3 +28,11 @@ pub mod producer_ids;
 pub mod server;
 pub mod store;
 pub mod topics;
+
+/// Milliseconds since the Unix epoch: the broker is the only place that reads the clock; the
+/// state machines get the time as this value.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

@@ -4,6 +4,7 @@
 mod admin;
 mod configs;
 mod fetch;
+mod group;
 mod list_offsets;
 mod metadata;
 mod produce;
@@ -77,6 +78,21 @@ pub(crate) fn handle(
         RequestBody::IncrementalAlterConfigs(req) => {
             Handled::Now(configs::incremental_alter_configs(broker, &req))
         }
+        RequestBody::FindCoordinator(req) => {
+            Handled::Now(group::find_coordinator(broker, &req, version))
+        }
+        RequestBody::JoinGroup(req) => {
+            group::join_group(broker, header.client_id.as_deref(), req, version)
+        }
+        RequestBody::SyncGroup(req) => group::sync_group(broker, req),
+        RequestBody::Heartbeat(req) => Handled::Now(group::heartbeat(broker, req)),
+        RequestBody::LeaveGroup(req) => group::leave_group(broker, req, version),
+        RequestBody::OffsetCommit(req) => group::offset_commit(broker, req),
+        RequestBody::OffsetFetch(req) => Handled::Now(group::offset_fetch(broker, req, version)),
+        RequestBody::DescribeGroups(req) => Handled::Now(group::describe_groups(broker, &req)),
+        RequestBody::ListGroups(req) => Handled::Now(group::list_groups(broker, &req)),
+        RequestBody::DeleteGroups(req) => group::delete_groups(broker, req),
+        RequestBody::OffsetDelete(req) => group::offset_delete(broker, req),
         RequestBody::InitProducerId(req) => Handled::Now(producer::init_producer_id(broker, &req)),
         other => Handled::Close(format!(
             "{} from {:?} is decoded but not served",
