@@ -31,8 +31,8 @@
 //! with zeros by `pwrite` 64 KiB at a time (the pages are then in the page cache, and their
 //! blocks reserved). Larger ones are written with `pwrite` into the same page cache: straight
 //! from the caller's slice for [`Log::append`], from a reused staging buffer for
-//! [`Log::reserve`]. Readers see committed
-//! entries, durable or not; compare with [`Log::durable_offset`] to serve only durable ones.
+//! [`Log::reserve`]. Readers see committed entries, durable or not; compare with
+//! [`Log::durable_offset`] to serve only durable ones.
 //!
 //! # Guarantees
 //!
