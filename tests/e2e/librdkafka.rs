@@ -246,3 +246,46 @@ fn librdkafka_admin_deletes_a_topic_and_its_data() {
     let out = consume_all(&broker, "gone", 1, 1);
     assert!(out.is_empty(), "{out:?}");
 }
+
+/// A librdkafka group consumer (subscribe, commit after processing) reads everything; after a
+/// kill -9 and restart of the broker, a new member of the group resumes from the committed
+/// offsets (group and offsets are rebuilt from the broker's log).
+#[test]
+fn librdkafka_group_commits_survive_a_broker_kill_9() {
+    let mut broker = Broker::start(&["--flush", "always"]);
+    create_topic(&broker, "rdgroup", 3);
+    produce(&broker, "rdgroup", 600, &[("acks", "all")]);
+    let read = |broker: &Broker, expected: usize| -> Vec<u64> {
+        let consumer: BaseConsumer = config(broker)
+            .set("group.id", "rd")
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("session.timeout.ms", "6000")
+            .create()
+            .unwrap();
+        consumer.subscribe(&["rdgroup"]).unwrap();
+        let mut values = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while values.len() < expected && Instant::now() < deadline {
+            if let Some(message) = consumer.poll(Duration::from_millis(200)) {
+                let message = message.expect("consume");
+                let value = std::str::from_utf8(message.payload().unwrap()).unwrap();
+                values.push(value.trim_start_matches('v').parse().unwrap());
+                consumer
+                    .commit_message(&message, rdkafka::consumer::CommitMode::Sync)
+                    .expect("commit");
+            }
+        }
+        values.sort_unstable();
+        values
+    };
+    assert_eq!(read(&broker, 600), (0..600).collect::<Vec<_>>());
+    broker.kill9();
+    broker.restart();
+    produce(&broker, "rdgroup", 100, &[("acks", "all")]);
+    assert_eq!(
+        read(&broker, 100),
+        (0..100).collect::<Vec<_>>(),
+        "resumed after the committed offsets"
+    );
+}

@@ -280,13 +280,7 @@ impl Service for BrokerService {
                 Ok(Reply::Later(Box::pin(async move {
                     let body = future.await;
                     observe();
-                    match broker.respond(api, correlation_id, version, &body) {
-                        Ok(frame) => frame,
-                        Err(Close(reason)) => {
-                            warn!(%reason, "dropping a response that cannot be encoded");
-                            Vec::new()
-                        }
-                    }
+                    broker.respond(api, correlation_id, version, &body)
                 })))
             }
         }

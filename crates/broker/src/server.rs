@@ -26,8 +26,8 @@ const MAX_IN_FLIGHT: usize = 32;
 /// Size of one socket read.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
 
-/// A response still being computed.
-pub type ReplyFuture = Pin<Box<dyn Future<Output = Vec<Bytes>> + Send>>;
+/// A response still being computed; `Err` closes the connection instead of answering.
+pub type ReplyFuture = Pin<Box<dyn Future<Output = Result<Vec<Bytes>, Close>> + Send>>;
 
 /// What a request turns into.
 pub enum Reply {
@@ -192,7 +192,14 @@ async fn write_replies(
         let chunks = match reply {
             Reply::None => continue,
             Reply::Now(chunks) => chunks,
-            Reply::Later(future) => future.await,
+            Reply::Later(future) => match future.await {
+                Ok(chunks) => chunks,
+                Err(Close(reason)) => {
+                    warn!(%reason, "closing the connection instead of answering");
+                    let _ = writer.shutdown().await;
+                    return;
+                }
+            },
         };
         match write_all_vectored(&mut writer, &chunks).await {
             Ok(n) => {
@@ -262,7 +269,7 @@ mod tests {
                 Some(b'n') => Ok(Reply::None),
                 Some(b's') => Ok(Reply::Later(Box::pin(async move {
                     tokio::time::sleep(Duration::from_millis(50)).await;
-                    framed(&frame)
+                    Ok(framed(&frame))
                 }))),
                 _ => Ok(Reply::Now(framed(&frame))),
             }

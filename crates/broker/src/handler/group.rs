@@ -112,12 +112,18 @@ pub(super) fn find_coordinator(
     ResponseBody::FindCoordinator(response)
 }
 
-fn join_response(r: semel_group::JoinResponse) -> ResponseBody {
+fn join_response(r: semel_group::JoinResponse, version: i16) -> ResponseBody {
+    // ProtocolName is nullable only from v7; older versions carry "" for "none".
+    let protocol_name = if version >= 7 {
+        r.protocol_name
+    } else {
+        Some(r.protocol_name.unwrap_or_default())
+    };
     ResponseBody::JoinGroup(JoinGroupResponse {
         error_code: r.error.code(),
         generation_id: r.generation_id,
         protocol_type: r.protocol_type,
-        protocol_name: r.protocol_name,
+        protocol_name,
         leader: r.leader,
         skip_assignment: r.skip_assignment,
         member_id: r.member_id,
@@ -149,14 +155,19 @@ fn sync_response(r: semel_group::SyncResponse) -> ResponseBody {
 
 /// Waits for a parked answer; a dropped channel (the broker failed to persist) is
 /// COORDINATOR_NOT_AVAILABLE, which clients retry.
-fn later(rx: oneshot::Receiver<Parked>) -> Handled {
+fn later(rx: oneshot::Receiver<Parked>, version: i16) -> Handled {
     let future: BodyFuture = Box::pin(async move {
         match rx.await {
-            Ok(Parked::Join(r)) => join_response(r),
+            Ok(Parked::Join(r)) => join_response(r, version),
             Ok(Parked::Sync(r)) => sync_response(r),
             Err(_) => ResponseBody::JoinGroup(JoinGroupResponse {
                 error_code: COORDINATOR_NOT_AVAILABLE,
                 generation_id: -1,
+                protocol_name: if version >= 7 {
+                    None
+                } else {
+                    Some(String::new())
+                },
                 ..JoinGroupResponse::default()
             }),
         }
@@ -205,13 +216,14 @@ pub(super) fn join_group(
             None => (rx, Vec::new(), Vec::new()),
         }
     });
-    later(rx)
+    later(rx, version)
 }
 
 /// SyncGroup.
 pub(super) fn sync_group(
     broker: &Broker,
     req: semel_wire::messages::sync_group_request::SyncGroupRequest,
+    version: i16,
 ) -> Handled {
     let request = SyncRequest {
         group_id: req.group_id,
@@ -237,7 +249,7 @@ pub(super) fn sync_group(
             None => (rx, Vec::new(), Vec::new()),
         }
     });
-    later(rx)
+    later(rx, version)
 }
 
 /// Heartbeat: answered at once (it changes no persisted state).
@@ -735,4 +747,57 @@ pub(super) fn offset_delete(broker: &Broker, req: OffsetDeleteRequest) -> Handle
             ..OffsetDeleteResponse::default()
         })
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use semel_wire::messages::encode_response;
+
+    /// Every JoinGroup/SyncGroup answer the coordinator can give encodes in every advertised
+    /// version (an answer that cannot be encoded would leave the client waiting).
+    #[test]
+    fn join_and_sync_answers_encode_in_every_served_version() {
+        let error = semel_group::JoinResponse {
+            error: ErrorCode::MemberIdRequired,
+            generation_id: -1,
+            protocol_type: None,
+            protocol_name: None,
+            leader: String::new(),
+            skip_assignment: false,
+            member_id: "m-1".into(),
+            members: Vec::new(),
+        };
+        let ok = semel_group::JoinResponse {
+            error: ErrorCode::None,
+            generation_id: 3,
+            protocol_type: Some("consumer".into()),
+            protocol_name: Some("range".into()),
+            leader: "m-1".into(),
+            members: vec![semel_group::JoinedMember {
+                member_id: "m-1".into(),
+                group_instance_id: None,
+                metadata: b"meta".to_vec(),
+            }],
+            ..error.clone()
+        };
+        let (min, max) =
+            crate::broker::supported_versions(semel_wire::messages::ApiKey::JoinGroup).unwrap();
+        for version in min..=max {
+            for r in [&error, &ok] {
+                encode_response(1, version, &join_response(r.clone(), version)).unwrap();
+            }
+        }
+        let sync = semel_group::SyncResponse {
+            error: ErrorCode::RebalanceInProgress,
+            protocol_type: None,
+            protocol_name: None,
+            assignment: Vec::new(),
+        };
+        let (min, max) =
+            crate::broker::supported_versions(semel_wire::messages::ApiKey::SyncGroup).unwrap();
+        for version in min..=max {
+            encode_response(1, version, &sync_response(sync.clone())).unwrap();
+        }
+    }
 }

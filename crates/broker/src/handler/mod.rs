@@ -84,7 +84,7 @@ pub(crate) fn handle(
         RequestBody::JoinGroup(req) => {
             group::join_group(broker, header.client_id.as_deref(), req, version)
         }
-        RequestBody::SyncGroup(req) => group::sync_group(broker, req),
+        RequestBody::SyncGroup(req) => group::sync_group(broker, req, version),
         RequestBody::Heartbeat(req) => Handled::Now(group::heartbeat(broker, req)),
         RequestBody::LeaveGroup(req) => group::leave_group(broker, req, version),
         RequestBody::OffsetCommit(req) => group::offset_commit(broker, req),
