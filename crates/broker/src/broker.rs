@@ -49,6 +49,13 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ListGroups, 0, 4),
     (ApiKey::DeleteGroups, 0, 2),
     (ApiKey::OffsetDelete, 0, 0),
+    (ApiKey::AddPartitionsToTxn, 0, 3),
+    (ApiKey::AddOffsetsToTxn, 0, 3),
+    (ApiKey::EndTxn, 0, 3),
+    (ApiKey::TxnOffsetCommit, 0, 3),
+    (ApiKey::DescribeTransactions, 0, 0),
+    (ApiKey::ListTransactions, 0, 1),
+    (ApiKey::DescribeProducers, 0, 0),
 ];
 
 /// The served version range of `api`, if it is served.
@@ -72,6 +79,8 @@ pub struct Broker {
     pub producer_ids: ProducerIds,
     /// Consumer groups and their committed offsets.
     pub groups: Arc<crate::groups::Groups>,
+    /// The transaction coordinator.
+    pub transactions: Arc<crate::transactions::Transactions>,
     /// Exported metrics.
     pub metrics: Arc<Metrics>,
     /// The cluster id reported in Metadata.
@@ -92,6 +101,13 @@ impl Broker {
                 .unwrap_or([0; 8]),
         );
         let groups = crate::groups::Groups::open(&config.data_dir, crate::now_ms(), seed)?;
+        let (transactions, txn_queues) = crate::transactions::Transactions::open(
+            &config.data_dir,
+            semel_txn::CoordinatorConfig {
+                transaction_max_timeout_ms: config.transaction_max_timeout_ms,
+                ..semel_txn::CoordinatorConfig::default()
+            },
+        )?;
         let cluster_id = load_cluster_id(&config.data_dir);
         let flusher = Flusher::start(Arc::clone(&metrics));
         let broker = Arc::new(Self {
@@ -100,9 +116,11 @@ impl Broker {
             flusher,
             producer_ids,
             groups,
+            transactions,
             metrics,
             cluster_id,
         });
+        crate::transactions::Transactions::start(&broker, txn_queues);
         crate::flusher::start_housekeeping(
             Arc::downgrade(&broker),
             std::time::Duration::from_secs(30),
@@ -156,6 +174,9 @@ pub enum OpenError {
     /// The consumer-group log could not be opened.
     #[error("consumer groups: {0}")]
     Groups(#[from] crate::groups::GroupsOpenError),
+    /// The transaction-state log could not be opened.
+    #[error("transactions: {0}")]
+    Transactions(#[from] crate::transactions::TransactionsOpenError),
 }
 
 /// The cluster id: made once, kept in the data directory.

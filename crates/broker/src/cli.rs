@@ -61,6 +61,10 @@ pub struct ServeArgs {
     /// Default retention by age in milliseconds; -1 keeps everything [default: 604800000].
     #[arg(long, value_name = "MS", allow_negative_numbers = true)]
     pub retention_ms: Option<i64>,
+    /// Longest transaction timeout a producer may ask for; longer ones are refused with
+    /// INVALID_TRANSACTION_TIMEOUT [default: 900000].
+    #[arg(long, value_name = "MS")]
+    pub transaction_max_timeout_ms: Option<i32>,
 }
 
 impl ServeArgs {
@@ -84,6 +88,7 @@ impl ServeArgs {
             segment_bytes: self.segment_bytes,
             retention_bytes: self.retention_bytes,
             retention_ms: self.retention_ms,
+            transaction_max_timeout_ms: self.transaction_max_timeout_ms,
         })?;
         Ok(config)
     }

@@ -73,6 +73,9 @@ pub struct Config {
     pub retention_ms: Option<u64>,
     /// Largest request frame accepted.
     pub max_request_bytes: usize,
+    /// Longest transaction timeout a producer may ask for (Kafka's
+    /// `transaction.max.timeout.ms`); longer ones get INVALID_TRANSACTION_TIMEOUT.
+    pub transaction_max_timeout_ms: i32,
 }
 
 impl Default for Config {
@@ -90,6 +93,7 @@ impl Default for Config {
             retention_bytes: None,
             retention_ms: Some(7 * 24 * 60 * 60 * 1000),
             max_request_bytes: 100 * 1024 * 1024,
+            transaction_max_timeout_ms: 900_000,
         }
     }
 }
@@ -118,6 +122,8 @@ pub struct FileConfig {
     pub retention_bytes: Option<i64>,
     /// `--retention-ms` (-1 = unlimited).
     pub retention_ms: Option<i64>,
+    /// `--transaction-max-timeout-ms`.
+    pub transaction_max_timeout_ms: Option<i32>,
 }
 
 /// A configuration problem, named precisely.
@@ -217,6 +223,15 @@ impl Config {
         }
         if let Some(ms) = overrides.retention_ms {
             self.retention_ms = unlimited_or_positive("retention-ms", ms)?;
+        }
+        if let Some(ms) = overrides.transaction_max_timeout_ms {
+            if ms <= 0 {
+                return Err(ConfigError::Invalid {
+                    key: "transaction-max-timeout-ms",
+                    message: format!("{ms}: expected a positive number of milliseconds"),
+                });
+            }
+            self.transaction_max_timeout_ms = ms;
         }
         Ok(())
     }

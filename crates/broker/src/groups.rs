@@ -261,6 +261,26 @@ impl Groups {
         }
     }
 
+    /// A transaction marker reached the offsets: `producer_id`'s pending offsets become
+    /// committed (`commit`) or are dropped. Returns a receiver that fires once the marker
+    /// record is durable, or `None` if the producer had no offsets pending.
+    pub fn complete_txn(&self, producer_id: i64, commit: bool) -> Option<oneshot::Receiver<()>> {
+        self.with_state_then(
+            |state| match state.offsets.complete_txn(producer_id, commit) {
+                Some(write) => {
+                    let records = Self::offset_records(&write);
+                    let (tx, rx) = oneshot::channel();
+                    let then: Vec<AfterDurable> = vec![Box::new(move |groups: &Groups| {
+                        groups.offsets_persisted(write);
+                        let _ = tx.send(());
+                    })];
+                    (Some(rx), records, then)
+                }
+                None => (None, Vec::new(), Vec::new()),
+            },
+        )
+    }
+
     /// Offset expiry: tells the store how each group's offsets expire, then persists the
     /// tombstones of the expired ones.
     pub fn expire_offsets(&self, now_ms: i64) {

@@ -28,6 +28,7 @@ pub mod producer_ids;
 pub mod server;
 pub mod store;
 pub mod topics;
+pub mod transactions;
 
 /// Milliseconds since the Unix epoch: the broker is the only place that reads the clock; the
 /// state machines get the time as this value.

@@ -8,8 +8,11 @@
 use bytes::Bytes;
 use parking_lot::Mutex;
 use semel_log::{Entry, Log, LogConfig, LogReader};
-use semel_sequencer::{Decision, ProducerBatch, ProducerStateConfig, ProducerStateTable};
-use semel_wire::RecordBatch;
+use semel_sequencer::{
+    Decision, MarkerDecision, ProducerBatch, ProducerStateConfig, ProducerStateTable, TxnMarker,
+};
+use semel_txn::{AbortedTxn, TxnIndex};
+use semel_wire::{ControlRecordType, EndTxnMarker, RecordBatch, RecordBatchBuilder};
 use std::path::{Path, PathBuf};
 use tokio::sync::watch;
 use tracing::warn;
@@ -54,6 +57,8 @@ pub enum AppendError {
 struct State {
     log: Log,
     producers: ProducerStateTable,
+    /// Open transactions, last stable offset and aborted ranges (read_committed).
+    txns: TxnIndex,
 }
 
 /// A partition of a topic. Appends are serialised by one lock; reads never take it.
@@ -84,9 +89,14 @@ impl Partition {
         reader.sync()?;
         let snapshot_path = dir.with_extension("producers");
         let producers = rebuild_producers(&reader, &snapshot_path)?;
+        let txns = rebuild_txn_index(&reader)?;
         let (high_watermark, _) = watch::channel(reader.next_offset());
         Ok(Self {
-            state: Mutex::new(State { log, producers }),
+            state: Mutex::new(State {
+                log,
+                producers,
+                txns,
+            }),
             reader,
             high_watermark,
             hw_is_durable,
@@ -158,6 +168,132 @@ impl Partition {
         })
     }
 
+    /// Whether `producer_id` has an open transaction here (its first transactional batch was
+    /// verified with the coordinator already).
+    pub fn has_open_transaction(&self, producer_id: i64) -> bool {
+        self.state
+            .lock()
+            .producers
+            .has_ongoing_transaction(producer_id)
+    }
+
+    /// Appends a COMMIT or ABORT marker (a control batch) for `producer_id` at
+    /// `producer_epoch`, closing its transaction here. Returns the offset after the marker,
+    /// or `None` if the partition already knows a newer epoch of the producer (the marker is
+    /// then moot: the newer epoch fenced that transaction).
+    ///
+    /// # Errors
+    /// The log refuses the write.
+    pub fn write_marker(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+        now_ms: i64,
+    ) -> Result<Option<u64>, AppendError> {
+        let marker = TxnMarker {
+            producer_id,
+            producer_epoch,
+            coordinator_epoch: 0,
+            is_commit: commit,
+        };
+        let mut state = self.state.lock();
+        if state.producers.check_marker(&marker) != MarkerDecision::Append {
+            return Ok(None);
+        }
+        let kind = if commit {
+            ControlRecordType::Commit
+        } else {
+            ControlRecordType::Abort
+        };
+        let bytes = RecordBatchBuilder::control_batch(
+            producer_id,
+            producer_epoch,
+            EndTxnMarker {
+                kind,
+                coordinator_epoch: 0,
+            },
+            now_ms,
+        )
+        .map_err(|e| {
+            semel_wire::DecodeError::new(
+                0,
+                semel_wire::DecodeErrorKind::InvalidValue {
+                    what: if matches!(e, semel_wire::EncodeError::TooLong { .. }) {
+                        "marker too long"
+                    } else {
+                        "marker"
+                    },
+                },
+            )
+        })?;
+        let mut slot = state.log.reserve(bytes.len())?;
+        let offset = i64::try_from(slot.base_offset()).unwrap_or(i64::MAX);
+        let target = slot.bytes_mut();
+        target.copy_from_slice(&bytes);
+        semel_wire::patch_base_offset(target, offset)?;
+        let appended = slot.commit(1, now_ms)?;
+        match state.producers.record_marker(&marker, offset, now_ms) {
+            Ok(Some(done)) => {
+                if let Err(e) = state.txns.end(done.producer_id, offset, done.is_commit) {
+                    warn!(error = %e, "transaction index refused a marker");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => warn!(error = %e, "producer state refused a marker"),
+        }
+        drop(state);
+        if !self.hw_is_durable {
+            self.publish(appended.next_offset);
+        }
+        Ok(Some(appended.next_offset))
+    }
+
+    /// The last stable offset: read_committed consumers read below it.
+    pub fn last_stable_offset(&self) -> u64 {
+        let hw = self.high_watermark();
+        let lso = self
+            .state
+            .lock()
+            .txns
+            .last_stable_offset(i64::try_from(hw).unwrap_or(i64::MAX));
+        u64::try_from(lso).unwrap_or(0).min(hw)
+    }
+
+    /// The aborted transactions a read_committed fetch of `[from, to)` must report.
+    pub fn aborted_in_range(&self, from: u64, to: u64) -> Vec<AbortedTxn> {
+        let state = self.state.lock();
+        state
+            .txns
+            .aborted_in_range(
+                i64::try_from(from).unwrap_or(i64::MAX),
+                i64::try_from(to).unwrap_or(i64::MAX),
+            )
+            .copied()
+            .collect()
+    }
+
+    /// Producers known here: `(producer_id, epoch, last sequence, last timestamp, coordinator
+    /// epoch, open transaction's first offset)` for DescribeProducers.
+    pub fn producers(&self) -> Vec<(i64, i16, i32, i64, i32, i64)> {
+        let state = self.state.lock();
+        state
+            .producers
+            .producers()
+            .into_iter()
+            .map(|(id, e)| {
+                (
+                    id,
+                    e.producer_epoch(),
+                    e.last_sequence(),
+                    e.last_timestamp_ms(),
+                    e.coordinator_epoch(),
+                    e.current_txn_first_offset().unwrap_or(-1),
+                )
+            })
+            .collect()
+    }
+
     /// Flushes everything appended so far and advances the high watermark to it.
     ///
     /// # Errors
@@ -225,7 +361,25 @@ impl Partition {
     /// # Errors
     /// The log could not be read.
     pub fn read(&self, offset: u64, max_bytes: usize) -> Result<Vec<Bytes>, semel_log::Error> {
-        let hw = self.high_watermark();
+        Ok(self
+            .read_below(offset, max_bytes, self.high_watermark())?
+            .into_iter()
+            .map(|e| e.payload)
+            .collect())
+    }
+
+    /// Like [`Partition::read`], never returning an entry that reaches `limit` (the high
+    /// watermark, or the last stable offset for read_committed).
+    ///
+    /// # Errors
+    /// The log could not be read.
+    pub fn read_below(
+        &self,
+        offset: u64,
+        max_bytes: usize,
+        limit: u64,
+    ) -> Result<Vec<Entry>, semel_log::Error> {
+        let hw = limit.min(self.high_watermark());
         if offset >= hw {
             return Ok(Vec::new());
         }
@@ -233,7 +387,6 @@ impl Partition {
         Ok(entries
             .into_iter()
             .take_while(|e: &Entry| e.next_offset() <= hw)
-            .map(|e| e.payload)
             .collect())
     }
 
@@ -294,6 +447,44 @@ fn rebuild_producers(
     Ok(table)
 }
 
+/// The transaction index from every batch of the log: transactional data opens a producer's
+/// transaction, a marker closes it (and records an abort).
+fn rebuild_txn_index(reader: &LogReader) -> Result<TxnIndex, semel_log::Error> {
+    let mut index = TxnIndex::new();
+    let mut offset = reader.log_start_offset();
+    let end = reader.next_offset();
+    while offset < end {
+        let entries = reader.read(offset, 4 << 20)?;
+        let Some(last) = entries.last() else { break };
+        offset = last.next_offset();
+        for entry in entries {
+            let Ok(batch) = RecordBatch::parse(entry.payload) else {
+                continue;
+            };
+            if !batch.is_transactional() {
+                continue;
+            }
+            match batch.end_txn_marker() {
+                Ok(Some(marker)) => {
+                    let commit = marker.kind == ControlRecordType::Commit;
+                    if matches!(
+                        marker.kind,
+                        ControlRecordType::Commit | ControlRecordType::Abort
+                    ) && let Err(e) = index.end(batch.producer_id(), batch.base_offset(), commit)
+                    {
+                        warn!(error = %e, "transaction index replay refused a marker");
+                    }
+                }
+                Ok(None) => {
+                    index.begin(batch.producer_id(), batch.base_offset());
+                }
+                Err(_) => {}
+            }
+        }
+    }
+    Ok(index)
+}
+
 /// Keeps the producer books for one stored batch ("replication semantics": no checks).
 fn replay(table: &mut ProducerStateTable, entry: &Entry) {
     let Ok(batch) = RecordBatch::parse(entry.payload.clone()) else {
@@ -303,7 +494,27 @@ fn replay(table: &mut ProducerStateTable, entry: &Entry) {
         );
         return;
     };
-    if batch.producer_id() < 0 || batch.is_control() {
+    if batch.producer_id() < 0 {
+        return;
+    }
+    if batch.is_control() {
+        if let Ok(Some(marker)) = batch.end_txn_marker()
+            && matches!(
+                marker.kind,
+                ControlRecordType::Commit | ControlRecordType::Abort
+            )
+        {
+            let marker = TxnMarker {
+                producer_id: batch.producer_id(),
+                producer_epoch: batch.producer_epoch(),
+                coordinator_epoch: marker.coordinator_epoch,
+                is_commit: marker.kind == ControlRecordType::Commit,
+            };
+            if let Err(e) = table.record_marker(&marker, batch.base_offset(), batch.max_timestamp())
+            {
+                warn!(error = %e, "cannot replay a stored marker into the producer state");
+            }
+        }
         return;
     }
     let producer = ProducerBatch {

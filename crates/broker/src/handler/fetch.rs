@@ -11,7 +11,9 @@ use crate::broker::Broker;
 use bytes::{Bytes, BytesMut};
 use semel_wire::messages::ResponseBody;
 use semel_wire::messages::fetch_request::FetchRequest;
-use semel_wire::messages::fetch_response::{FetchResponse, FetchableTopicResponse, PartitionData};
+use semel_wire::messages::fetch_response::{
+    AbortedTransaction, FetchResponse, FetchableTopicResponse, PartitionData,
+};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -130,11 +132,11 @@ fn read_all(broker: &Broker, req: &FetchRequest, version: i16) -> (FetchResponse
                 continue;
             };
             let hw = partition.high_watermark();
+            let lso = partition.last_stable_offset();
             let start = partition.log_start_offset();
             let end = partition.log_end_offset();
             data.high_watermark = i64::try_from(hw).unwrap_or(-1);
-            // No transactions yet: the last stable offset is the high watermark.
-            data.last_stable_offset = data.high_watermark;
+            data.last_stable_offset = i64::try_from(lso).unwrap_or(-1);
             data.log_start_offset = i64::try_from(start).unwrap_or(-1);
             let offset = u64::try_from(p.fetch_offset)
                 .ok()
@@ -149,13 +151,28 @@ fn read_all(broker: &Broker, req: &FetchRequest, version: i16) -> (FetchResponse
                 .min(budget);
             // KIP-74: the first batch of the response goes out whole even past the limits.
             let limit = if total == 0 { limit.max(1) } else { limit };
+            // read_committed stops at the last stable offset (NOTES.md D.11).
+            let visible = if read_committed { lso } else { hw };
             if limit > 0 {
-                match partition.read(offset, limit) {
-                    Ok(batches) => {
-                        let size: usize = batches.iter().map(Bytes::len).sum();
+                match partition.read_below(offset, limit, visible) {
+                    Ok(entries) => {
+                        let size: usize = entries.iter().map(|e| e.payload.len()).sum();
                         total += size;
                         budget = budget.saturating_sub(size);
-                        data.records = Some(join(batches));
+                        if read_committed && let Some(last) = entries.last() {
+                            data.aborted_transactions = Some(
+                                partition
+                                    .aborted_in_range(offset, last.next_offset())
+                                    .into_iter()
+                                    .map(|a| AbortedTransaction {
+                                        producer_id: a.producer_id,
+                                        first_offset: a.first_offset,
+                                        ..AbortedTransaction::default()
+                                    })
+                                    .collect(),
+                            );
+                        }
+                        data.records = Some(join(entries.into_iter().map(|e| e.payload).collect()));
                     }
                     Err(e) => {
                         tracing::warn!(topic = %t.topic, partition = p.partition, error = %e, "read failed");

@@ -62,7 +62,7 @@ fn after_durable<T: Send + 'static>(value: T) -> (oneshot::Receiver<T>, Vec<Afte
     (rx, vec![then])
 }
 
-/// FindCoordinator (v0-3): this broker coordinates every group.
+/// FindCoordinator (v0-3): this broker coordinates every group and transactional id.
 pub(super) fn find_coordinator(
     broker: &Broker,
     req: &FindCoordinatorRequest,

@@ -37,13 +37,15 @@ pub(super) fn list_offsets(broker: &Broker, req: &ListOffsetsRequest) -> Respons
                             .and_then(|topic| topic.partition(p.partition_index))
                         {
                             None => out.error_code = code::UNKNOWN_TOPIC_OR_PARTITION,
-                            Some(partition) => match lookup(partition, p.timestamp) {
-                                Ok((offset, timestamp)) => {
-                                    out.offset = offset;
-                                    out.timestamp = timestamp;
+                            Some(partition) => {
+                                match lookup(partition, p.timestamp, req.isolation_level == 1) {
+                                    Ok((offset, timestamp)) => {
+                                        out.offset = offset;
+                                        out.timestamp = timestamp;
+                                    }
+                                    Err(error) => out.error_code = error,
                                 }
-                                Err(error) => out.error_code = error,
-                            },
+                            }
                         }
                         out
                     })
@@ -59,16 +61,22 @@ pub(super) fn list_offsets(broker: &Broker, req: &ListOffsetsRequest) -> Respons
 }
 
 /// `(offset, timestamp)` for one lookup, or an error code.
-fn lookup(partition: &Partition, timestamp: i64) -> Result<(i64, i64), i16> {
+fn lookup(partition: &Partition, timestamp: i64, read_committed: bool) -> Result<(i64, i64), i16> {
     let as_i64 = |o: u64| i64::try_from(o).unwrap_or(i64::MAX);
+    // Lookups only count below what the isolation level may read (NOTES.md D.11).
+    let visible = if read_committed {
+        partition.last_stable_offset()
+    } else {
+        partition.high_watermark()
+    };
     match timestamp {
-        // No transactions yet: read_committed's last stable offset is the high watermark.
-        LATEST => Ok((as_i64(partition.high_watermark()), -1)),
+        LATEST => Ok((as_i64(visible), -1)),
         EARLIEST => Ok((as_i64(partition.log_start_offset()), -1)),
         t if t >= 0 => {
             let Some(base) = partition
                 .offset_for_timestamp(t)
                 .map_err(|_| code::KAFKA_STORAGE_ERROR)?
+                .filter(|&b| b < visible)
             else {
                 return Ok((-1, -1));
             };

@@ -9,6 +9,7 @@ mod list_offsets;
 mod metadata;
 mod produce;
 mod producer;
+mod txn;
 
 use crate::broker::Broker;
 use semel_wire::messages::{RequestBody, RequestHeader, ResponseBody};
@@ -93,7 +94,19 @@ pub(crate) fn handle(
         RequestBody::ListGroups(req) => Handled::Now(group::list_groups(broker, &req)),
         RequestBody::DeleteGroups(req) => group::delete_groups(broker, req),
         RequestBody::OffsetDelete(req) => group::offset_delete(broker, req),
+        RequestBody::InitProducerId(req) if req.transactional_id.is_some() => {
+            txn::init_producer_id(broker, &req, version)
+        }
         RequestBody::InitProducerId(req) => Handled::Now(producer::init_producer_id(broker, &req)),
+        RequestBody::AddPartitionsToTxn(req) => txn::add_partitions(broker, req, version),
+        RequestBody::AddOffsetsToTxn(req) => txn::add_offsets(broker, &req, version),
+        RequestBody::EndTxn(req) => txn::end_txn(broker, &req, version),
+        RequestBody::TxnOffsetCommit(req) => txn::txn_offset_commit(broker, req, version),
+        RequestBody::DescribeTransactions(req) => {
+            Handled::Now(txn::describe_transactions(broker, &req))
+        }
+        RequestBody::ListTransactions(req) => Handled::Now(txn::list_transactions(broker, &req)),
+        RequestBody::DescribeProducers(req) => Handled::Now(txn::describe_producers(broker, &req)),
         other => Handled::Close(format!(
             "{} from {:?} is decoded but not served",
             other.api_key().name(),

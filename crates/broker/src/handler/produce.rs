@@ -4,8 +4,8 @@
 //!
 //! Idempotent batches (producer id ≥ 0) go through the partition's producer state
 //! (semel-sequencer): a retry is answered with its original offsets and written once; sequence
-//! and epoch errors are Kafka's. Transactional batches are the next part of the broker
-//! (issue 8) and are refused until then.
+//! and epoch errors are Kafka's. A producer's first transactional batch on a partition is
+//! verified with the transaction coordinator first (KIP-890 part 1).
 
 use super::{BodyFuture, Handled, code};
 use crate::broker::Broker;
@@ -63,11 +63,13 @@ pub(super) fn produce(broker: &Arc<Broker>, req: ProduceRequest, version: i16) -
                 {
                     None => failed(data.index, code::UNKNOWN_TOPIC_OR_PARTITION, None),
                     Some((topic, partition)) => append(
+                        broker,
+                        &topic_data.name,
                         partition,
                         data.index,
                         data.records,
                         topic.max_message_bytes(),
-                        req.transactional_id.is_some(),
+                        req.transactional_id.as_deref(),
                         version,
                     ),
                 }
@@ -138,12 +140,15 @@ async fn wait_durable(
 }
 
 /// Validates and appends one partition's records.
+#[allow(clippy::too_many_arguments)]
 fn append(
+    broker: &Broker,
+    topic: &str,
     partition: &Arc<Partition>,
     index: i32,
     records: Option<bytes::Bytes>,
     max_message_bytes: i64,
-    has_transactional_id: bool,
+    transactional_id: Option<&str>,
     version: i16,
 ) -> Outcome {
     let Some(records) = records else {
@@ -171,13 +176,9 @@ fn append(
     if batch.compression_id() == 4 && version < 7 {
         return failed(index, 76, None); // UNSUPPORTED_COMPRESSION_TYPE
     }
-    if batch.is_transactional() {
-        let error = if has_transactional_id {
-            code::INVALID_TXN_STATE
-        } else {
-            code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED
-        };
-        return failed(index, error, Some("transactions are not served yet".into()));
+    if batch.is_transactional() && transactional_id.is_none() {
+        // AK refuses transactional batches without a transactional id (NOTES.md D.7).
+        return failed(index, code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED, None);
     }
     let log_start_offset = i64::try_from(partition.log_start_offset()).unwrap_or(-1);
     let accepted = |base_offset: i64, next_offset: u64| Outcome {
@@ -191,7 +192,32 @@ fn append(
         },
         wait: Some((Arc::clone(partition), next_offset)),
     };
-    match partition.produce(&batch) {
+    let produced = match transactional_id {
+        // The first transactional batch of a producer here is verified with the coordinator
+        // (NOTES.md D.7), under the coordinator's lock until appended, so that an abort cannot
+        // slip in between and leave a transaction no marker will close.
+        Some(transactional_id)
+            if batch.is_transactional() && !partition.has_open_transaction(batch.producer_id()) =>
+        {
+            broker.transactions.read(|coordinator| {
+                let verified = coordinator.verify_partitions(
+                    transactional_id,
+                    batch.producer_id(),
+                    batch.producer_epoch(),
+                    &[semel_txn::TopicPartition::new(topic, index)],
+                );
+                match verified.first().map(|(_, e)| *e) {
+                    Some(semel_txn::ErrorCode::None) => partition.produce(&batch),
+                    Some(error) => Ok(Produced::Refused(
+                        error.code_for(semel_txn::TxnApi::Produce, version),
+                    )),
+                    None => Ok(Produced::Refused(code::INVALID_TXN_STATE)),
+                }
+            })
+        }
+        _ => partition.produce(&batch),
+    };
+    match produced {
         Ok(Produced::Appended {
             base_offset,
             next_offset,

@@ -1,4 +1,5 @@
-//! InitProducerId for idempotent producers (no transactional id): a fresh producer id with
+//! InitProducerId for idempotent producers (no transactional id; the transactional form is
+//! in `txn.rs`): a fresh producer id with
 //! epoch 0 on every call (NOTES.md C.1).
 
 use super::code;
@@ -23,11 +24,6 @@ pub(super) fn init_producer_id(broker: &Broker, req: &InitProducerIdRequest) -> 
     };
     // Exactly one of the two set is malformed (AK KafkaApis).
     if (req.producer_id == -1) != (req.producer_epoch == -1) {
-        return answer(INVALID_REQUEST, -1, -1);
-    }
-    if req.transactional_id.is_some() {
-        // Transactions are the next part of the broker (issue 8); FindCoordinator for
-        // transactions is not advertised, so conforming clients do not get here.
         return answer(INVALID_REQUEST, -1, -1);
     }
     // Idempotent producers get a new id every time; a KIP-360 bump request's id and epoch are
