@@ -7,3 +7,4 @@ mod bad_input;
 mod kafka_python;
 mod librdkafka;
 mod lifecycle;
+mod transactions;

@@ -151,12 +151,16 @@ impl Partition {
         semel_wire::patch_base_offset(target, base_offset)?;
         semel_wire::patch_partition_leader_epoch(target, 0)?;
         let appended = slot.commit(record_count, batch.max_timestamp())?;
-        if let Err(e) = state
+        match state
             .producers
             .record(&producer, base_offset, batch.max_timestamp())
         {
+            Ok(Some(opened)) => {
+                state.txns.begin(opened.producer_id, opened.first_offset);
+            }
+            Ok(None) => {}
             // The batch is written; only the dedup cache missed it. Loud, not fatal.
-            warn!(error = %e, "producer state did not record an appended batch");
+            Err(e) => warn!(error = %e, "producer state did not record an appended batch"),
         }
         drop(state);
         if !self.hw_is_durable {

@@ -68,13 +68,9 @@ pub(super) fn find_coordinator(
     req: &FindCoordinatorRequest,
     version: i16,
 ) -> ResponseBody {
+    // Key type 0 = group, 1 = transaction (v1+): this broker coordinates both.
     let (error_code, error_message) = match req.key_type {
-        0 => (code::NONE, None),
-        // Transactions are the next part of the broker (issue 8).
-        1 => (
-            INVALID_REQUEST,
-            Some("transactions are not served yet".to_owned()),
-        ),
+        0 | 1 => (code::NONE, None),
         other => (INVALID_REQUEST, Some(format!("unknown key type {other}"))),
     };
     let (host, port) = (

@@ -1,0 +1,225 @@
+//! Exactly-once with librdkafka: transactions committed and aborted as one, read_committed
+//! isolation, zombie fencing, and consume-transform-produce with offsets in the transaction.
+
+use rdkafka::ClientConfig;
+use rdkafka::Message;
+use rdkafka::TopicPartitionList;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::util::Timeout;
+use semel_e2e::Broker;
+use std::time::{Duration, Instant};
+
+const T: Timeout = Timeout::After(Duration::from_secs(30));
+
+fn txn_producer(
+    broker: &Broker,
+    transactional_id: &str,
+) -> ThreadedProducer<DefaultProducerContext> {
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .set("transactional.id", transactional_id)
+        .set("linger.ms", "5")
+        .create()
+        .expect("producer");
+    producer.init_transactions(T).expect("init_transactions");
+    producer
+}
+
+fn send(
+    producer: &ThreadedProducer<DefaultProducerContext>,
+    topic: &str,
+    partition: i32,
+    value: &str,
+) {
+    producer
+        .send(
+            BaseRecord::<(), _>::to(topic)
+                .partition(partition)
+                .payload(value),
+        )
+        .map_err(|(e, _)| e)
+        .expect("send");
+}
+
+/// Every value readable from `topic` (all `partitions`) at `isolation`, read until `idle`
+/// passes with nothing new.
+fn read_all(
+    broker: &Broker,
+    topic: &str,
+    partitions: i32,
+    isolation: &str,
+    idle: Duration,
+) -> Vec<String> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .set("group.id", "reader")
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", isolation)
+        .create()
+        .expect("consumer");
+    let mut list = TopicPartitionList::new();
+    for p in 0..partitions {
+        list.add_partition_offset(topic, p, rdkafka::Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&list).unwrap();
+    let mut values = Vec::new();
+    let mut last = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while last.elapsed() < idle && Instant::now() < deadline {
+        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+            let message = message.expect("consume");
+            values.push(String::from_utf8(message.payload().unwrap().to_vec()).unwrap());
+            last = Instant::now();
+        }
+    }
+    values.sort();
+    values
+}
+
+fn create(broker: &Broker, topic: &str, partitions: &str) {
+    let python = semel_e2e::kafka_python("3.0.12");
+    semel_e2e::run_python(
+        &python,
+        "produce_consume.py",
+        &[
+            "--bootstrap",
+            &broker.bootstrap(),
+            "--topic",
+            topic,
+            "--partitions",
+            partitions,
+            "--count",
+            "0",
+            "--create-only-if-missing",
+        ],
+    );
+}
+
+#[test]
+fn committed_transactions_are_seen_aborted_ones_never_by_read_committed() {
+    let broker = Broker::start(&["--flush", "always"]);
+    create(&broker, "tx", "2");
+    let producer = txn_producer(&broker, "tx-commit-abort");
+    producer.begin_transaction().unwrap();
+    for i in 0..10 {
+        send(&producer, "tx", i % 2, &format!("c{i:02}"));
+    }
+    producer.commit_transaction(T).unwrap();
+    producer.begin_transaction().unwrap();
+    for i in 0..10 {
+        send(&producer, "tx", i % 2, &format!("a{i:02}"));
+    }
+    producer.flush(T).unwrap();
+    producer.abort_transaction(T).unwrap();
+    producer.begin_transaction().unwrap();
+    send(&producer, "tx", 0, "c99");
+    producer.commit_transaction(T).unwrap();
+
+    let committed: Vec<String> = (0..10)
+        .map(|i| format!("c{i:02}"))
+        .chain(["c99".to_owned()])
+        .collect();
+    assert_eq!(
+        read_all(&broker, "tx", 2, "read_committed", Duration::from_secs(2)),
+        committed
+    );
+    let mut everything = committed.clone();
+    everything.extend((0..10).map(|i| format!("a{i:02}")));
+    everything.sort();
+    assert_eq!(
+        read_all(&broker, "tx", 2, "read_uncommitted", Duration::from_secs(2)),
+        everything,
+        "read_uncommitted sees aborted data too (never the markers)"
+    );
+}
+
+#[test]
+fn an_open_transaction_holds_back_read_committed_consumers_until_it_ends() {
+    let broker = Broker::start(&["--flush", "always"]);
+    create(&broker, "held", "1");
+    let plain: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .create()
+        .unwrap();
+    let producer = txn_producer(&broker, "tx-held");
+    producer.begin_transaction().unwrap();
+    send(&producer, "held", 0, "t1");
+    producer.flush(T).unwrap();
+    // Written after the open transaction: not readable by read_committed until it ends.
+    plain
+        .send(
+            BaseRecord::<(), _>::to("held")
+                .partition(0)
+                .payload("after"),
+        )
+        .map_err(|(e, _)| e)
+        .unwrap();
+    plain.flush(T).unwrap();
+    assert_eq!(
+        read_all(&broker, "held", 1, "read_committed", Duration::from_secs(2)),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        read_all(
+            &broker,
+            "held",
+            1,
+            "read_uncommitted",
+            Duration::from_secs(2)
+        ),
+        vec!["after", "t1"]
+    );
+    producer.commit_transaction(T).unwrap();
+    assert_eq!(
+        read_all(&broker, "held", 1, "read_committed", Duration::from_secs(2)),
+        vec!["after", "t1"]
+    );
+}
+
+#[test]
+fn a_zombie_is_fenced_by_a_new_producer_with_the_same_transactional_id() {
+    let broker = Broker::start(&["--flush", "always"]);
+    create(&broker, "fence", "1");
+    let zombie = txn_producer(&broker, "tx-fence");
+    zombie.begin_transaction().unwrap();
+    send(&zombie, "fence", 0, "zombie");
+    zombie.flush(T).unwrap();
+    // The same transactional id again: the zombie's open transaction is aborted, its epoch fenced.
+    let fresh = txn_producer(&broker, "tx-fence");
+    fresh.begin_transaction().unwrap();
+    send(&fresh, "fence", 0, "fresh");
+    fresh.commit_transaction(T).unwrap();
+    let outcome = zombie.commit_transaction(T);
+    assert!(outcome.is_err(), "the zombie's commit must fail");
+    assert_eq!(
+        read_all(
+            &broker,
+            "fence",
+            1,
+            "read_committed",
+            Duration::from_secs(2)
+        ),
+        vec!["fresh"]
+    );
+}
+
+#[test]
+fn a_transaction_timeout_above_the_broker_maximum_is_refused() {
+    let broker = Broker::start(&["--transaction-max-timeout-ms", "60000"]);
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .set("transactional.id", "tx-too-long")
+        .set("transaction.timeout.ms", "120000")
+        .create()
+        .unwrap();
+    let err = producer
+        .init_transactions(T)
+        .expect_err("INVALID_TRANSACTION_TIMEOUT");
+    assert!(
+        format!("{err}").contains("timeout")
+            || format!("{err:?}").contains("InvalidTransactionTimeout"),
+        "{err:?}"
+    );
+}
