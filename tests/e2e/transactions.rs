@@ -223,3 +223,171 @@ fn a_transaction_timeout_above_the_broker_maximum_is_refused() {
         "{err:?}"
     );
 }
+
+/// Values of `topic` read with read_committed, per partition in order.
+fn read_partitions(broker: &Broker, topic: &str, partitions: i32) -> Vec<Vec<String>> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .set("group.id", "checker")
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed")
+        .create()
+        .unwrap();
+    let mut list = TopicPartitionList::new();
+    for p in 0..partitions {
+        list.add_partition_offset(topic, p, rdkafka::Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&list).unwrap();
+    let mut out = vec![Vec::new(); usize::try_from(partitions).unwrap()];
+    let mut last = Instant::now();
+    while last.elapsed() < Duration::from_secs(3) {
+        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+            let message = message.unwrap();
+            out[usize::try_from(message.partition()).unwrap()]
+                .push(String::from_utf8(message.payload().unwrap().to_vec()).unwrap());
+            last = Instant::now();
+        }
+    }
+    out
+}
+
+/// Kafka's transactions system test, shrunk: copy N numbered messages from an input topic to
+/// an output topic transactionally (kafka-python's transactional producer and
+/// send_offsets_to_transaction) while the copier is killed with SIGKILL and restarted, and in a
+/// second phase while the broker is killed with SIGKILL and restarted. The output then holds
+/// every input message exactly once, in order per partition, and the group's committed offsets
+/// are at the end of the input.
+#[test]
+fn consume_transform_produce_is_exactly_once_across_copier_and_broker_kills() {
+    use std::process::{Command, Stdio};
+    let mut broker = Broker::start(&["--flush", "always"]);
+    create(&broker, "ctp-in", "2");
+    create(&broker, "ctp-out", "2");
+    let input: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .set("enable.idempotence", "true")
+        .create()
+        .unwrap();
+    let produce_input = |input: &ThreadedProducer<DefaultProducerContext>,
+                         range: std::ops::Range<u32>| {
+        for i in range {
+            let value = format!("m{i:05}");
+            input
+                .send(
+                    BaseRecord::<(), _>::to("ctp-in")
+                        .partition(i32::try_from(i % 2).unwrap())
+                        .payload(&value),
+                )
+                .map_err(|(e, _)| e)
+                .unwrap();
+        }
+        input.flush(T).unwrap();
+    };
+    produce_input(&input, 0..600);
+    drop(input);
+    let python = semel_e2e::kafka_python("3.0.12");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("python")
+        .join("copier.py");
+    let copier = |bootstrap: &str| {
+        Command::new(&python)
+            .arg(&script)
+            .args([
+                "--bootstrap",
+                bootstrap,
+                "--input",
+                "ctp-in",
+                "--output",
+                "ctp-out",
+                "--group",
+                "copier",
+                "--transactional-id",
+                "copier-1",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("copier")
+    };
+    // Phase 1: kill the copier after its first few commits, twice.
+    for _ in 0..2 {
+        let mut child = copier(&broker.bootstrap());
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+        let mut commits = 0;
+        while commits < 3 {
+            match lines.next() {
+                Some(Ok(line)) if line.starts_with("copied") => commits += 1,
+                Some(Ok(_)) => {}
+                _ => break,
+            }
+        }
+        assert_eq!(commits, 3, "the copier committed before it was killed");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    // Phase 2: more input, a copier running, and the broker killed under it.
+    let input: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .set("enable.idempotence", "true")
+        .create()
+        .unwrap();
+    produce_input(&input, 600..1000);
+    drop(input);
+    let mut child = copier(&broker.bootstrap());
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let mut commits = 0;
+    while commits < 2 {
+        match lines.next() {
+            Some(Ok(line)) if line.starts_with("copied") => commits += 1,
+            Some(Ok(_)) => {}
+            _ => break,
+        }
+    }
+    assert_eq!(
+        commits, 2,
+        "the copier was mid-way when the broker was killed"
+    );
+    broker.kill9();
+    broker.restart();
+    // The copier rides out the restart (or dies fenced/aborting); either way a last run finishes.
+    let _ = child.wait();
+    let status = copier(&broker.bootstrap()).wait().unwrap();
+    assert!(status.success(), "the last copier run failed: {status}");
+
+    let output = read_partitions(&broker, "ctp-out", 2);
+    for (partition, values) in output.iter().enumerate() {
+        let expected: Vec<String> = (0..1000u32)
+            .filter(|i| (i % 2) as usize == partition)
+            .map(|i| format!("m{i:05}"))
+            .collect();
+        assert_eq!(
+            values.len(),
+            expected.len(),
+            "partition {partition}: every message exactly once"
+        );
+        assert_eq!(
+            values, &expected,
+            "partition {partition}: in order, no duplicates, no gaps"
+        );
+    }
+    // The copier's committed offsets are at the end of the input (500 records per partition).
+    let group: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .set("group.id", "copier")
+        .create()
+        .unwrap();
+    let mut list = TopicPartitionList::new();
+    list.add_partition("ctp-in", 0);
+    list.add_partition("ctp-in", 1);
+    let committed = group.committed_offsets(list, T).unwrap();
+    for p in 0..2 {
+        assert_eq!(
+            committed.find_partition("ctp-in", p).unwrap().offset(),
+            rdkafka::Offset::Offset(500),
+            "partition {p}: committed offset"
+        );
+    }
+}
