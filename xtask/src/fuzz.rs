@@ -28,8 +28,18 @@ pub(crate) fn run(args: &[String]) -> TaskResult {
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let max_time = format!("-max_total_time={seconds}");
+    let scratch_root = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace_root().join("target"), std::path::PathBuf::from)
+        .join("fuzz-corpus");
     for target in &targets {
-        // `-s none`: no sanitizer, so it runs on stable; the seed corpus lives in fuzz/corpus/<target>.
+        // New inputs go to a scratch corpus under the target directory; the committed seeds in
+        // fuzz/corpus/<target> are only read, so a fuzz run never dirties the work tree.
+        let scratch = scratch_root.join(target);
+        std::fs::create_dir_all(&scratch)
+            .map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
+        let scratch = scratch.to_string_lossy().into_owned();
+        let seeds = format!("fuzz/corpus/{target}");
+        // `-s none`: no sanitizer, so it runs on stable.
         run_cmd(
             &cargo,
             &[
@@ -40,6 +50,8 @@ pub(crate) fn run(args: &[String]) -> TaskResult {
                 "-s",
                 "none",
                 target,
+                &scratch,
+                &seeds,
                 "--",
                 &max_time,
                 "-rss_limit_mb=2048",
