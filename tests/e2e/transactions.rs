@@ -260,7 +260,6 @@ fn read_partitions(broker: &Broker, topic: &str, partitions: i32) -> Vec<Vec<Str
 /// are at the end of the input.
 #[test]
 fn consume_transform_produce_is_exactly_once_across_copier_and_broker_kills() {
-    use std::process::{Command, Stdio};
     let mut broker = Broker::start(&["--flush", "always"]);
     create(&broker, "ctp-in", "2");
     create(&broker, "ctp-out", "2");
@@ -290,42 +289,12 @@ fn consume_transform_produce_is_exactly_once_across_copier_and_broker_kills() {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("python")
         .join("copier.py");
-    let copier = |bootstrap: &str| {
-        Command::new(&python)
-            .arg(&script)
-            .args([
-                "--bootstrap",
-                bootstrap,
-                "--input",
-                "ctp-in",
-                "--output",
-                "ctp-out",
-                "--group",
-                "copier",
-                "--transactional-id",
-                "copier-1",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("copier")
-    };
+    let copier = |bootstrap: &str| Copier::start(&python, &script, bootstrap);
     // Phase 1: kill the copier after its first few commits, twice.
     for _ in 0..2 {
         let mut child = copier(&broker.bootstrap());
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
-        let mut commits = 0;
-        while commits < 3 {
-            match lines.next() {
-                Some(Ok(line)) if line.starts_with("copied") => commits += 1,
-                Some(Ok(_)) => {}
-                _ => break,
-            }
-        }
-        assert_eq!(commits, 3, "the copier committed before it was killed");
-        child.kill().unwrap();
-        child.wait().unwrap();
+        child.wait_commits(3);
+        child.kill();
     }
     // Phase 2: more input, a copier running, and the broker killed under it.
     let input: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
@@ -336,26 +305,19 @@ fn consume_transform_produce_is_exactly_once_across_copier_and_broker_kills() {
     produce_input(&input, 600..1000);
     drop(input);
     let mut child = copier(&broker.bootstrap());
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
-    let mut commits = 0;
-    while commits < 2 {
-        match lines.next() {
-            Some(Ok(line)) if line.starts_with("copied") => commits += 1,
-            Some(Ok(_)) => {}
-            _ => break,
-        }
-    }
-    assert_eq!(
-        commits, 2,
-        "the copier was mid-way when the broker was killed"
-    );
+    child.wait_commits(2);
     broker.kill9();
     broker.restart();
-    // The copier rides out the restart (or dies fenced/aborting); either way a last run finishes.
-    let _ = child.wait();
-    let status = copier(&broker.bootstrap()).wait().unwrap();
-    assert!(status.success(), "the last copier run failed: {status}");
+    // The copier rides out the restart, or gives up (fenced, aborting): either way it ends by
+    // itself, and a last run copies whatever is left.
+    let _ = child.wait_exit();
+    let mut last = copier(&broker.bootstrap());
+    let status = last.wait_exit();
+    assert!(
+        status.success(),
+        "the last copier run failed ({status}):\n{}",
+        last.stderr()
+    );
 
     let output = read_partitions(&broker, "ctp-out", 2);
     for (partition, values) in output.iter().enumerate() {
@@ -389,5 +351,101 @@ fn consume_transform_produce_is_exactly_once_across_copier_and_broker_kills() {
             rdkafka::Offset::Offset(500),
             "partition {p}: committed offset"
         );
+    }
+}
+
+/// A `copier.py` process, with its output watched from a thread so that every wait is bounded.
+struct Copier {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    stderr: tempfile::NamedTempFile,
+}
+
+impl Copier {
+    fn start(python: &std::path::Path, script: &std::path::Path, bootstrap: &str) -> Self {
+        use std::process::{Command, Stdio};
+        let stderr = tempfile::NamedTempFile::new().unwrap();
+        let mut child = Command::new(python)
+            .arg(script)
+            .args([
+                "--bootstrap",
+                bootstrap,
+                "--input",
+                "ctp-in",
+                "--output",
+                "ctp-out",
+            ])
+            .args(["--group", "copier", "--transactional-id", "copier-1"])
+            .stdout(Stdio::piped())
+            .stderr(stderr.reopen().unwrap())
+            .spawn()
+            .expect("copier");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in
+                std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            stderr,
+        }
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(self.stderr.path()).unwrap_or_default()
+    }
+
+    /// Waits (at most 90 s) for `n` committed transactions.
+    fn wait_commits(&mut self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        let mut commits = 0;
+        while commits < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.starts_with("copied") => commits += 1,
+                Ok(_) => {}
+                Err(_) => {
+                    let _ = self.child.kill();
+                    panic!(
+                        "the copier made {commits} of {n} commits; stderr:\n{}",
+                        self.stderr()
+                    );
+                }
+            }
+        }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Waits (at most 150 s; the script stops itself within 120 s) for the copier to exit.
+    fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(150);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                self.kill();
+                panic!("the copier did not stop; stderr:\n{}", self.stderr());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Copier {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -373,7 +373,7 @@ pub mod raw {
                 name: topic.into(),
                 partition_data: vec![PartitionProduceData {
                     index: partition,
-                    records: Some(records),
+                    records: Some(records.into()),
                     ..PartitionProduceData::default()
                 }],
                 ..TopicProduceData::default()
@@ -433,7 +433,11 @@ pub mod raw {
             };
             let data = &response.responses[0].partitions[0];
             assert_eq!(data.error_code, 0, "fetch error");
-            let records = data.records.clone().unwrap_or_default();
+            let records = data
+                .records
+                .as_ref()
+                .map(semel_wire::RecordSet::to_bytes)
+                .unwrap_or_default();
             if records.is_empty() {
                 break;
             }

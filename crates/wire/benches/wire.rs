@@ -52,7 +52,7 @@ fn produce_request(records: Bytes) -> Bytes {
             name: "bench".to_owned(),
             partition_data: vec![PartitionProduceData {
                 index: 0,
-                records: Some(records),
+                records: Some(records.into()),
                 ..PartitionProduceData::default()
             }],
             ..TopicProduceData::default()
@@ -77,7 +77,7 @@ fn decode_and_validate(frame: &Bytes, walk_records: bool) -> i64 {
     let mut records = 0;
     for topic in request.topic_data {
         for partition in topic.partition_data {
-            let batch = RecordBatch::parse(partition.records.unwrap()).unwrap();
+            let batch = RecordBatch::parse(partition.records.unwrap().to_bytes()).unwrap();
             if walk_records {
                 batch.validate_produce().unwrap();
             } else {
@@ -173,7 +173,7 @@ fn fetch_response(batches: &[Bytes]) -> FetchResponse {
                     high_watermark: 1 << 20,
                     last_stable_offset: 1 << 20,
                     log_start_offset: 0,
-                    records: Some(b.clone()),
+                    records: Some(b.clone().into()),
                     ..PartitionData::default()
                 })
                 .collect(),

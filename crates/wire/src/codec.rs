@@ -610,6 +610,25 @@ impl Encoder {
         self.put_nullable_bytes(Some(v), compact)
     }
 
+    /// Writes a nullable `records` field: its length prefix (as for bytes), then every chunk of
+    /// the set, large ones passed through without copying.
+    ///
+    /// # Errors
+    /// [`EncodeError::TooLong`] if the length does not fit its prefix.
+    pub fn put_nullable_record_set(
+        &mut self,
+        v: Option<&crate::RecordSet>,
+        compact: bool,
+    ) -> Result<(), EncodeError> {
+        self.put_length(v.map(crate::RecordSet::len), compact, true, "records")?;
+        if let Some(set) = v {
+            for chunk in set.chunks() {
+                self.put_shared(chunk);
+            }
+        }
+        Ok(())
+    }
+
     /// Writes an array's element count (`None` = null array).
     ///
     /// # Errors

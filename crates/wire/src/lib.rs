@@ -9,6 +9,7 @@ mod codec;
 mod error;
 mod frame;
 pub mod messages;
+mod record_set;
 
 #[doc(hidden)]
 pub mod fuzzing;
@@ -26,3 +27,4 @@ pub use batch::{
     patch_base_offset, patch_log_append_time, patch_partition_leader_epoch,
 };
 pub use frame::{DEFAULT_MAX_FRAME_BYTES, FrameDecoder, encode_frame};
+pub use record_set::RecordSet;

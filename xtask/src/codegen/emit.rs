@@ -135,7 +135,8 @@ pub(crate) fn elem_ty(ty: &Ty) -> String {
         Ty::F64 => "f64".into(),
         Ty::Uuid => "Uuid".into(),
         Ty::String => "String".into(),
-        Ty::Bytes | Ty::Records => "Bytes".into(),
+        Ty::Bytes => "Bytes".into(),
+        Ty::Records => "RecordSet".into(),
         Ty::Struct(n) => n.clone(),
         Ty::Array(t) => format!("Vec<{}>", elem_ty(t)),
     }
@@ -277,10 +278,15 @@ pub(crate) fn decode_expr(fc: &FieldCtx<'_>) -> String {
             format!("Some(d.string({c}, {name:?})?)"),
         ),
         Ty::Bytes if !opt => format!("d.bytes({c}, {name:?})?"),
-        Ty::Bytes | Ty::Records => nullable_choice(
+        Ty::Bytes => nullable_choice(
             fc.nullable,
             format!("d.nullable_bytes({c})?"),
             format!("Some(d.bytes({c}, {name:?})?)"),
+        ),
+        Ty::Records => nullable_choice(
+            fc.nullable,
+            format!("d.nullable_bytes({c})?.map(RecordSet::from)"),
+            format!("Some(RecordSet::from(d.bytes({c}, {name:?})?))"),
         ),
         Ty::Array(_) if !opt => format!("support::decode_vec(d, version, {c}, {name:?})?"),
         Ty::Array(_) => nullable_choice(
@@ -325,10 +331,18 @@ pub(crate) fn encode_stmt(fc: &FieldCtx<'_>) -> String {
             ),
         ),
         Ty::Bytes if !opt => format!("e.put_bytes(&{x}, {c})?;"),
-        Ty::Bytes | Ty::Records => nullable_choice(
+        Ty::Bytes => nullable_choice(
             fc.nullable,
             format!("e.put_nullable_bytes({x}.as_ref(), {c})?;"),
             format!("e.put_bytes({}, {c})?;", non_null(&format!("{x}.as_ref()"))),
+        ),
+        Ty::Records => nullable_choice(
+            fc.nullable,
+            format!("e.put_nullable_record_set({x}.as_ref(), {c})?;"),
+            format!(
+                "e.put_nullable_record_set(Some({}), {c})?;",
+                non_null(&format!("{x}.as_ref()"))
+            ),
         ),
         Ty::Array(_) if !opt => format!("support::encode_vec(e, &{x}, version, {c})?;"),
         Ty::Array(_) => nullable_choice(
@@ -366,7 +380,8 @@ pub(crate) fn len_expr(fc: &FieldCtx<'_>) -> String {
         Ty::String if !opt => format!("support::str_len(&{x}, {c})"),
         Ty::String => format!("support::nullable_str_len({x}.as_deref(), {c})"),
         Ty::Bytes if !opt => format!("support::bytes_len(&{x}, {c})"),
-        Ty::Bytes | Ty::Records => format!("support::nullable_bytes_len({x}.as_ref(), {c})"),
+        Ty::Bytes => format!("support::nullable_bytes_len({x}.as_ref(), {c})"),
+        Ty::Records => format!("support::nullable_record_set_len({x}.as_ref(), {c})"),
         Ty::Array(_) if !opt => format!("support::vec_len(&{x}, version, {c})"),
         Ty::Array(_) => format!("support::nullable_vec_len({x}.as_deref(), version, {c})"),
         Ty::Struct(_) if !opt => format!("{x}.encoded_len(version)"),
@@ -415,7 +430,7 @@ pub(crate) fn message_module(msg: &Message) -> Result<String, String> {
     if msg.api_key.is_some() {
         out.push_str("use crate::messages::Message;\n");
     }
-    out.push_str("use crate::{DecodeError, DecodeErrorKind, Decoder, EncodeError, Encoder, UnknownTags, Uuid};\nuse bytes::Bytes;\n\n");
+    out.push_str("use crate::{DecodeError, DecodeErrorKind, Decoder, EncodeError, Encoder, RecordSet, UnknownTags, Uuid};\nuse bytes::Bytes;\n\n");
     for (i, s) in msg.structs.iter().enumerate() {
         emit_struct(&mut out, msg, s, i == 0)?;
     }

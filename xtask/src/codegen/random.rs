@@ -25,7 +25,8 @@ fn elem_gen(msg: &Message, ty: &Ty) -> String {
         Ty::F64 => "r.f64()".into(),
         Ty::Uuid => "r.uuid()".into(),
         Ty::String => "r.string()".into(),
-        Ty::Bytes | Ty::Records => "r.bytes()".into(),
+        Ty::Bytes => "r.bytes()".into(),
+        Ty::Records => "semel_wire::RecordSet::from(r.bytes())".into(),
         Ty::Struct(n) => format!("{}(r, version, depth + 1)", gen_fn(msg, n)),
         Ty::Array(t) => format!("r.vec(depth, |r| {})", elem_gen(msg, t)),
     }

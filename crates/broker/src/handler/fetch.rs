@@ -8,7 +8,7 @@
 
 use super::{BodyFuture, Handled, code};
 use crate::broker::Broker;
-use bytes::{Bytes, BytesMut};
+use semel_wire::RecordSet;
 use semel_wire::messages::ResponseBody;
 use semel_wire::messages::fetch_request::FetchRequest;
 use semel_wire::messages::fetch_response::{
@@ -172,7 +172,10 @@ fn read_all(broker: &Broker, req: &FetchRequest, version: i16) -> (FetchResponse
                                     .collect(),
                             );
                         }
-                        data.records = Some(join(entries.into_iter().map(|e| e.payload).collect()));
+                        // Each stored batch goes out as its own chunk of the mapping: no copy.
+                        data.records = Some(RecordSet::from_chunks(
+                            entries.into_iter().map(|e| e.payload),
+                        ));
                     }
                     Err(e) => {
                         tracing::warn!(topic = %t.topic, partition = p.partition, error = %e, "read failed");
@@ -181,7 +184,7 @@ fn read_all(broker: &Broker, req: &FetchRequest, version: i16) -> (FetchResponse
                 }
             }
             if data.records.is_none() {
-                data.records = Some(Bytes::new());
+                data.records = Some(RecordSet::new());
             }
             partitions.push(data);
         }
@@ -203,16 +206,60 @@ fn read_all(broker: &Broker, req: &FetchRequest, version: i16) -> (FetchResponse
     )
 }
 
-/// One `records` blob from consecutive stored batches: zero-copy for a single batch; several
-/// are joined (the log frames each entry, so consecutive batches are not adjacent in memory).
-fn join(mut batches: Vec<Bytes>) -> Bytes {
-    if batches.len() <= 1 {
-        return batches.pop().unwrap_or_default();
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::partition::Partition;
+    use semel_wire::messages::encode_response;
+    use semel_wire::{RecordBatch, RecordBatchBuilder};
+
+    /// A fetch answer carries the stored batches as chunks of the log's mapping: the encoded
+    /// response shares their memory instead of copying them.
+    #[test]
+    fn fetched_batches_are_passed_through_without_copying() {
+        let dir = tempfile::tempdir().unwrap();
+        let partition = Partition::open(
+            dir.path(),
+            semel_log::LogConfig {
+                segment_bytes: 1 << 20,
+                ..Default::default()
+            },
+            false,
+        )
+        .unwrap();
+        for i in 0..3u8 {
+            let mut builder = RecordBatchBuilder::new();
+            builder
+                .append(1, None, Some(bytes::Bytes::from(vec![i; 2000])), Vec::new())
+                .unwrap();
+            let batch = RecordBatch::parse(builder.build().unwrap()).unwrap();
+            partition.produce(&batch).unwrap();
+        }
+        let entries = partition
+            .read_below(0, 1 << 20, partition.high_watermark())
+            .unwrap();
+        assert_eq!(entries.len(), 3);
+        let stored: Vec<*const u8> = entries.iter().map(|e| e.payload.as_ptr()).collect();
+        let response = ResponseBody::Fetch(FetchResponse {
+            responses: vec![FetchableTopicResponse {
+                topic: "t".into(),
+                partitions: vec![PartitionData {
+                    records: Some(RecordSet::from_chunks(
+                        entries.into_iter().map(|e| e.payload),
+                    )),
+                    ..PartitionData::default()
+                }],
+                ..FetchableTopicResponse::default()
+            }],
+            ..FetchResponse::default()
+        });
+        let chunks = encode_response(7, 12, &response).unwrap().into_chunks();
+        let sent: Vec<*const u8> = chunks.iter().map(|c| c.as_ptr()).collect();
+        for pointer in stored {
+            assert!(
+                sent.contains(&pointer),
+                "a stored batch was copied into the response"
+            );
+        }
     }
-    let total = batches.iter().map(Bytes::len).sum();
-    let mut joined = BytesMut::with_capacity(total);
-    for batch in &batches {
-        joined.extend_from_slice(batch);
-    }
-    joined.freeze()
 }

@@ -67,7 +67,7 @@ pub(super) fn produce(broker: &Arc<Broker>, req: ProduceRequest, version: i16) -
                         &topic_data.name,
                         partition,
                         data.index,
-                        data.records,
+                        data.records.map(|r| r.to_bytes()),
                         topic.max_message_bytes(),
                         req.transactional_id.as_deref(),
                         version,

@@ -11,7 +11,9 @@
 
 use crate::messages::Message;
 use crate::messages::{Codec, support};
-use crate::{DecodeError, DecodeErrorKind, Decoder, EncodeError, Encoder, UnknownTags, Uuid};
+use crate::{
+    DecodeError, DecodeErrorKind, Decoder, EncodeError, Encoder, RecordSet, UnknownTags, Uuid,
+};
 use bytes::Bytes;
 
 /// The `ApiVersionsRequest` request body, versions 0-4.

@@ -11,7 +11,9 @@
 
 use crate::messages::Message;
 use crate::messages::{Codec, support};
-use crate::{DecodeError, DecodeErrorKind, Decoder, EncodeError, Encoder, UnknownTags, Uuid};
+use crate::{
+    DecodeError, DecodeErrorKind, Decoder, EncodeError, Encoder, RecordSet, UnknownTags, Uuid,
+};
 use bytes::Bytes;
 
 /// The `FetchResponse` response body, versions 0-17.
@@ -538,7 +540,7 @@ pub struct PartitionData {
     /// The preferred read replica for the consumer to use on its next fetch request
     pub preferred_read_replica: i32,
     /// The record data.
-    pub records: Option<Bytes>,
+    pub records: Option<RecordSet>,
     /// Tagged fields this crate does not know, kept for re-encoding.
     pub unknown_tagged_fields: UnknownTags,
 }
@@ -580,7 +582,7 @@ impl Codec for PartitionData {
         if version >= 11 {
             this.preferred_read_replica = d.i32()?;
         }
-        this.records = d.nullable_bytes(version >= 12)?;
+        this.records = d.nullable_bytes(version >= 12)?.map(RecordSet::from);
         if version >= 12 {
             this.unknown_tagged_fields = d.tagged_fields(|tag, d| match tag {
                 0 => {
@@ -646,7 +648,7 @@ impl Codec for PartitionData {
         if version >= 11 {
             e.put_i32(self.preferred_read_replica);
         }
-        e.put_nullable_bytes(self.records.as_ref(), version >= 12)?;
+        e.put_nullable_record_set(self.records.as_ref(), version >= 12)?;
         if version >= 12 {
             let mut tagged: Vec<(u32, Bytes)> = Vec::new();
             if self.diverging_epoch != EpochEndOffset::default() {
@@ -695,7 +697,7 @@ impl Codec for PartitionData {
         if version >= 11 {
             n += 4;
         }
-        n += support::nullable_bytes_len(self.records.as_ref(), version >= 12);
+        n += support::nullable_record_set_len(self.records.as_ref(), version >= 12);
         if version >= 12 {
             let mut tagged: Vec<(u32, usize)> = Vec::new();
             if self.diverging_epoch != EpochEndOffset::default() {

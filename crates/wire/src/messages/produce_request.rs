@@ -11,7 +11,9 @@
 
 use crate::messages::Message;
 use crate::messages::{Codec, support};
-use crate::{DecodeError, DecodeErrorKind, Decoder, EncodeError, Encoder, UnknownTags, Uuid};
+use crate::{
+    DecodeError, DecodeErrorKind, Decoder, EncodeError, Encoder, RecordSet, UnknownTags, Uuid,
+};
 use bytes::Bytes;
 
 /// The `ProduceRequest` request body, versions 0-11.
@@ -130,7 +132,7 @@ pub struct PartitionProduceData {
     /// The partition index.
     pub index: i32,
     /// The record data to be produced.
-    pub records: Option<Bytes>,
+    pub records: Option<RecordSet>,
     /// Tagged fields this crate does not know, kept for re-encoding.
     pub unknown_tagged_fields: UnknownTags,
 }
@@ -149,7 +151,7 @@ impl Codec for PartitionProduceData {
     fn decode(d: &mut Decoder, version: i16) -> Result<Self, DecodeError> {
         let mut this = Self::default();
         this.index = d.i32()?;
-        this.records = d.nullable_bytes(version >= 9)?;
+        this.records = d.nullable_bytes(version >= 9)?.map(RecordSet::from);
         if version >= 9 {
             this.unknown_tagged_fields = d.tagged_fields(|_, _| Ok(false))?;
         }
@@ -158,7 +160,7 @@ impl Codec for PartitionProduceData {
 
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         e.put_i32(self.index);
-        e.put_nullable_bytes(self.records.as_ref(), version >= 9)?;
+        e.put_nullable_record_set(self.records.as_ref(), version >= 9)?;
         if version >= 9 {
             support::put_tagged(e, &[], &self.unknown_tagged_fields, |_| false)?;
         }
@@ -168,7 +170,7 @@ impl Codec for PartitionProduceData {
     fn encoded_len(&self, version: i16) -> usize {
         let mut n: usize = 0;
         n += 4;
-        n += support::nullable_bytes_len(self.records.as_ref(), version >= 9);
+        n += support::nullable_record_set_len(self.records.as_ref(), version >= 9);
         if version >= 9 {
             n += support::tagged_len(&[], &self.unknown_tagged_fields, |_| false);
         }

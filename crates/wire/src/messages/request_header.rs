@@ -10,7 +10,9 @@
 )]
 
 use crate::messages::{Codec, support};
-use crate::{DecodeError, DecodeErrorKind, Decoder, EncodeError, Encoder, UnknownTags, Uuid};
+use crate::{
+    DecodeError, DecodeErrorKind, Decoder, EncodeError, Encoder, RecordSet, UnknownTags, Uuid,
+};
 use bytes::Bytes;
 
 /// The `RequestHeader` header, versions 0-2.

@@ -233,12 +233,17 @@ pub(crate) fn nullable_str_len(s: Option<&str>, compact: bool) -> usize {
 
 /// Encoded length of bytes.
 pub(crate) fn bytes_len(b: &Bytes, compact: bool) -> usize {
-    prefix_len(Some(b.len()), compact, true) + b.len()
+    nullable_bytes_len(Some(b), compact)
 }
 
 /// Encoded length of nullable bytes.
 pub(crate) fn nullable_bytes_len(b: Option<&Bytes>, compact: bool) -> usize {
     prefix_len(b.map(Bytes::len), compact, true) + b.map_or(0, Bytes::len)
+}
+
+/// Encoded length of a nullable `records` field.
+pub(crate) fn nullable_record_set_len(r: Option<&crate::RecordSet>, compact: bool) -> usize {
+    prefix_len(r.map(crate::RecordSet::len), compact, true) + r.map_or(0, crate::RecordSet::len)
 }
 
 /// Encoded length of an array.

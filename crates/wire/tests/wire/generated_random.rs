@@ -1553,7 +1553,11 @@ pub(crate) fn gen_fetch_response_partition_data(
     if version >= 11 {
         v.preferred_read_replica = r.i32();
     }
-    v.records = if r.null(true) { None } else { Some(r.bytes()) };
+    v.records = if r.null(true) {
+        None
+    } else {
+        Some(semel_wire::RecordSet::from(r.bytes()))
+    };
     if version >= 12 {
         v.unknown_tagged_fields = r.unknown_tags();
     }
@@ -2946,7 +2950,11 @@ pub(crate) fn gen_produce_request_partition_produce_data(
 ) -> m::produce_request::PartitionProduceData {
     let mut v = m::produce_request::PartitionProduceData::default();
     v.index = r.i32();
-    v.records = if r.null(true) { None } else { Some(r.bytes()) };
+    v.records = if r.null(true) {
+        None
+    } else {
+        Some(semel_wire::RecordSet::from(r.bytes()))
+    };
     if version >= 9 {
         v.unknown_tagged_fields = r.unknown_tags();
     }

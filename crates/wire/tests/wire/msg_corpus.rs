@@ -88,7 +88,7 @@ fn produce_with_batch() -> Vec<u8> {
             name: "orders".to_owned(),
             partition_data: vec![PartitionProduceData {
                 index: 0,
-                records: Some(b.build().unwrap()),
+                records: Some(b.build().unwrap().into()),
                 ..PartitionProduceData::default()
             }],
             ..TopicProduceData::default()

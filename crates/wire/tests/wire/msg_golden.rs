@@ -250,7 +250,7 @@ fn records_share_the_input_bytes() {
             name: "t".into(),
             partition_data: vec![PartitionProduceData {
                 index: 0,
-                records: Some(blob.clone()),
+                records: Some(blob.clone().into()),
                 ..PartitionProduceData::default()
             }],
             ..TopicProduceData::default()
@@ -275,7 +275,8 @@ fn records_share_the_input_bytes() {
     let records = decoded.topic_data[0].partition_data[0]
         .records
         .clone()
-        .unwrap();
+        .unwrap()
+        .to_bytes();
     assert_eq!(records, blob);
     let frame_range = frame.as_ptr() as usize..frame.as_ptr() as usize + frame.len();
     assert!(frame_range.contains(&(records.as_ptr() as usize)));
