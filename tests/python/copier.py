@@ -7,7 +7,9 @@ to the committed offsets. Stops after --idle-s without input (or --deadline-s). 
 "copied N" per committed transaction, so a test can kill it mid-way.
 """
 import argparse
+import os
 import sys
+import threading
 import time
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -40,6 +42,20 @@ producer = KafkaProducer(
     transactional_id=args.transactional_id,
     retries=20,
 )
+# kafka-python's transactional calls block without a timeout: a watchdog ends the process
+# (exit 4, saying where it was) if the loop makes no progress for a while, so a test never hangs.
+progress = {"at": time.time(), "stage": "init_transactions"}
+
+
+def watchdog():
+    while True:
+        time.sleep(1)
+        if time.time() - progress["at"] > 45:
+            print("watchdog: stuck in", progress["stage"], file=sys.stderr, flush=True)
+            os._exit(4)
+
+
+threading.Thread(target=watchdog, daemon=True).start()
 producer.init_transactions()
 
 
@@ -56,6 +72,7 @@ def rewind():
 start = time.time()
 last_input = time.time()
 while time.time() - start < args.deadline_s:
+    progress.update(at=time.time(), stage="poll")
     batch = consumer.poll(timeout_ms=500)
     if not batch:
         if consumer.assignment() and time.time() - last_input > args.idle_s:
@@ -71,12 +88,15 @@ while time.time() - start < args.deadline_s:
                 producer.send(args.output, value=r.value, partition=tp.partition)
                 count += 1
             offsets[tp] = OffsetAndMetadata(records[-1].offset + 1, "", -1)
+        progress["stage"] = "send_offsets_to_transaction"
         producer.send_offsets_to_transaction(offsets, consumer.group_metadata())
+        progress["stage"] = "commit_transaction"
         producer.commit_transaction()
         print("copied", count, flush=True)
     except KafkaError as e:
         print("aborting after", type(e).__name__, e, file=sys.stderr, flush=True)
         try:
+            progress["stage"] = "abort_transaction"
             producer.abort_transaction()
         except KafkaError as abort_error:
             # A fatal error (fenced): a new producer is the only way on.

@@ -5,10 +5,9 @@ use semel_broker::broker::{Broker, BrokerService, SUPPORTED};
 use semel_broker::cli::{Cli, Command};
 use semel_broker::datadir::DataDir;
 use semel_broker::metrics::{Metrics, describe, serve_metrics};
-use semel_broker::server::{ServerStats, serve};
+use semel_broker::server::serve;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use tokio::sync::watch;
 use tracing::{error, info};
 
@@ -90,7 +89,7 @@ async fn run(config: semel_broker::config::Config) -> Result<(), String> {
         metrics = %describe(config.metrics_listen),
         "semel is serving"
     );
-    let stats = Arc::new(ServerStats::default());
+    let stats = Arc::clone(&metrics.traffic);
     let server = tokio::spawn(serve(
         listener,
         Arc::new(BrokerService(Arc::clone(&broker))),
@@ -112,9 +111,6 @@ async fn run(config: semel_broker::config::Config) -> Result<(), String> {
     if let Some(task) = metrics_task {
         let _ = task.await;
     }
-    metrics
-        .bytes_in
-        .fetch_add(stats.bytes_in.load(Ordering::Relaxed), Ordering::Relaxed);
     broker.flush_all();
     info!("flushed; bye");
     drop(data_dir);

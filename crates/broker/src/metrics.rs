@@ -78,10 +78,8 @@ pub struct ApiStats {
 #[derive(Debug)]
 pub struct Metrics {
     apis: BTreeMap<&'static str, ApiStats>,
-    /// Bytes read from client sockets.
-    pub bytes_in: AtomicU64,
-    /// Bytes written to client sockets.
-    pub bytes_out: AtomicU64,
+    /// Bytes read from and written to client sockets (updated by the server as it goes).
+    pub traffic: Arc<crate::server::ServerStats>,
     /// fsyncs of log data.
     pub fsyncs: Histogram,
     /// Completed consumer-group rebalances.
@@ -98,8 +96,7 @@ impl Metrics {
                 .into_iter()
                 .map(|n| (n, ApiStats::default()))
                 .collect(),
-            bytes_in: AtomicU64::new(0),
-            bytes_out: AtomicU64::new(0),
+            traffic: Arc::default(),
             fsyncs: Histogram::default(),
             rebalances: AtomicU64::new(0),
             connections: AtomicI64::new(0),
@@ -142,12 +139,12 @@ impl Metrics {
             (
                 "semel_bytes_in_total",
                 "Bytes read from clients.",
-                self.bytes_in.load(Ordering::Relaxed),
+                self.traffic.bytes_in.load(Ordering::Relaxed),
             ),
             (
                 "semel_bytes_out_total",
                 "Bytes written to clients.",
-                self.bytes_out.load(Ordering::Relaxed),
+                self.traffic.bytes_out.load(Ordering::Relaxed),
             ),
             (
                 "semel_group_rebalances_total",

@@ -122,13 +122,12 @@ async fn connection(
     peer: SocketAddr,
     service: &dyn Service,
     max_frame_bytes: usize,
-    stats: &ServerStats,
+    stats: &Arc<ServerStats>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), String> {
     let (mut reader, writer) = stream.into_split();
     let (replies, queue) = mpsc::channel::<Reply>(MAX_IN_FLIGHT);
-    let bytes_out = Arc::new(AtomicU64::new(0));
-    let writer_task = tokio::spawn(write_replies(writer, queue, Arc::clone(&bytes_out)));
+    let writer_task = tokio::spawn(write_replies(writer, queue, Arc::clone(stats)));
     let decoder = FrameDecoder::new(max_frame_bytes);
     let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let outcome = loop {
@@ -177,16 +176,13 @@ async fn connection(
     // Let the writer drain what was started, then finish.
     drop(replies);
     let _ = writer_task.await;
-    stats
-        .bytes_out
-        .fetch_add(bytes_out.load(Ordering::Relaxed), Ordering::Relaxed);
     outcome
 }
 
 async fn write_replies(
     mut writer: tokio::net::tcp::OwnedWriteHalf,
     mut queue: mpsc::Receiver<Reply>,
-    bytes_out: Arc<AtomicU64>,
+    stats: Arc<ServerStats>,
 ) {
     while let Some(reply) = queue.recv().await {
         let chunks = match reply {
@@ -203,7 +199,7 @@ async fn write_replies(
         };
         match write_all_vectored(&mut writer, &chunks).await {
             Ok(n) => {
-                bytes_out.fetch_add(n as u64, Ordering::Relaxed);
+                stats.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
             }
             Err(e) => {
                 debug!(error = %e, "write failed");
