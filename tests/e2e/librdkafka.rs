@@ -289,3 +289,97 @@ fn librdkafka_group_commits_survive_a_broker_kill_9() {
         "resumed after the committed offsets"
     );
 }
+
+/// Idempotence under lost acknowledgements: a proxy drops every 10th Produce answer and cuts the
+/// connection; librdkafka's idempotent producer retries; every message is stored exactly once,
+/// in order.
+#[test]
+fn librdkafka_idempotent_retries_after_lost_acks_store_each_message_once_in_order() {
+    let proxy = semel_e2e::FaultyProxy::start(10);
+    let advertised = proxy.addr.to_string();
+    let broker = Broker::start(&["--flush", "always", "--advertised-addr", &advertised]);
+    proxy.set_target(broker.addr);
+    let through_proxy = |config: &mut ClientConfig| {
+        config.set("bootstrap.servers", advertised.clone());
+    };
+    let mut admin_config = ClientConfig::new();
+    through_proxy(&mut admin_config);
+    let admin: AdminClient<DefaultClientContext> = admin_config.create().unwrap();
+    let topic = NewTopic::new("lossy", 1, TopicReplication::Fixed(1));
+    let created =
+        futures_lite_block_on(admin.create_topics([&topic], &AdminOptions::new())).unwrap();
+    assert!(created.iter().all(Result::is_ok), "{created:?}");
+
+    let mut config = ClientConfig::new();
+    through_proxy(&mut config);
+    config
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "2")
+        .set("batch.num.messages", "50")
+        .set("message.timeout.ms", "120000")
+        // Reconnect quickly after each cut connection (the default backoff grows to 10 s).
+        .set("reconnect.backoff.max.ms", "500");
+    let producer: ThreadedProducer<DeliveryErrors> = config
+        .create_with_context(DeliveryErrors::default())
+        .unwrap();
+    let count = 3000u64;
+    for i in 0..count {
+        let payload = format!("v{i}");
+        let mut record = BaseRecord::<(), _>::to("lossy")
+            .partition(0)
+            .payload(&payload);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    record = back;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        }
+    }
+    producer
+        .flush(Timeout::After(Duration::from_secs(120)))
+        .expect("flush");
+    let errors = producer.context().0.lock().unwrap().clone();
+    assert!(
+        errors.is_empty(),
+        "{} delivery errors, first: {:?}",
+        errors.len(),
+        errors.first()
+    );
+    assert!(
+        proxy.dropped.load(std::sync::atomic::Ordering::Relaxed) > 0,
+        "the proxy dropped answers"
+    );
+    // Read back straight from the broker.
+    let out = consume_all(&broker, "lossy", 1, count as usize);
+    let values: Vec<u64> = out
+        .get(&0)
+        .map(|v| v.iter().map(|&(_, n)| n).collect())
+        .unwrap_or_default();
+    let expected: Vec<u64> = (0..count).collect();
+    let first_difference = values.iter().zip(&expected).position(|(a, b)| a != b);
+    assert!(
+        values == expected,
+        "exactly one copy of each message, in order: got {} values, first difference at {first_difference:?}",
+        values.len()
+    );
+}
+
+/// Delivery reports that failed, kept so a test can say what went wrong.
+#[derive(Default)]
+struct DeliveryErrors(std::sync::Mutex<Vec<String>>);
+
+impl rdkafka::ClientContext for DeliveryErrors {}
+
+impl rdkafka::producer::ProducerContext for DeliveryErrors {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &rdkafka::producer::DeliveryResult<'_>, _: Self::DeliveryOpaque) {
+        if let Err((error, _)) = result {
+            self.0.lock().unwrap().push(error.to_string());
+        }
+    }
+}

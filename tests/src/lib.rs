@@ -25,8 +25,19 @@ fn target_profile_dir() -> PathBuf {
         .expect("test binary lives in <target>/<profile>/deps")
 }
 
-/// Path of the `semel` binary under test.
+static SEMEL_BIN: OnceLock<PathBuf> = OnceLock::new();
+
+/// Uses `path` as the `semel` binary (a benchmark points at the release build).
+pub fn set_semel_bin(path: PathBuf) {
+    let _ = SEMEL_BIN.set(path);
+}
+
+/// Path of the `semel` binary under test: [`set_semel_bin`], else `$SEMEL_BIN`, else the one
+/// in the target directory the tests were built in.
 pub fn semel_bin() -> PathBuf {
+    if let Some(path) = SEMEL_BIN.get() {
+        return path.clone();
+    }
     if let Ok(path) = std::env::var("SEMEL_BIN") {
         return PathBuf::from(path);
     }
@@ -153,6 +164,11 @@ impl Broker {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The broker's process id (for /proc statistics).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
     }
 
     /// Whether the process is still running.
@@ -456,4 +472,117 @@ pub mod raw {
         }
         out
     }
+}
+
+/// A TCP proxy between clients and the broker that loses Produce answers: every `cut_every`-th
+/// Produce response is dropped and both sides of that connection are closed, as if the network
+/// failed after the broker wrote the batch. Point the broker's `--advertised-addr` at the proxy
+/// so that clients keep going through it.
+pub struct FaultyProxy {
+    /// Where clients connect.
+    pub addr: SocketAddr,
+    target: std::sync::Arc<Mutex<Option<SocketAddr>>>,
+    /// Produce answers dropped so far.
+    pub dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl FaultyProxy {
+    /// Starts listening; connections wait until [`FaultyProxy::set_target`] is called.
+    pub fn start(cut_every: u64) -> Self {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("proxy bind");
+        let addr = listener.local_addr().expect("proxy addr");
+        let target: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
+        let dropped = Arc::new(AtomicU64::new(0));
+        let produce_answers = Arc::new(AtomicU64::new(0));
+        let (t, d) = (Arc::clone(&target), Arc::clone(&dropped));
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                let Some(broker) = *t.lock().unwrap_or_else(|e| e.into_inner()) else {
+                    continue;
+                };
+                let Ok(server) = TcpStream::connect(broker) else {
+                    continue;
+                };
+                let produce_ids = Arc::new(Mutex::new(std::collections::HashSet::<i32>::new()));
+                // Client → broker: forward frames, remembering which correlation ids are Produce.
+                let (mut c_in, mut s_out) = (
+                    client.try_clone().expect("clone"),
+                    server.try_clone().expect("clone"),
+                );
+                let ids = Arc::clone(&produce_ids);
+                std::thread::spawn(move || {
+                    while let Some(frame) = read_frame_from(&mut c_in) {
+                        if frame.len() >= 8 && frame[0..2] == [0, 0] {
+                            let correlation =
+                                i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
+                            ids.lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .insert(correlation);
+                        }
+                        let size = (frame.len() as i32).to_be_bytes();
+                        if s_out
+                            .write_all(&size)
+                            .and_then(|()| s_out.write_all(&frame))
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                    let _ = s_out.shutdown(std::net::Shutdown::Both);
+                });
+                // Broker → client: forward frames, but lose every cut_every-th Produce answer.
+                let (mut s_in, mut c_out) = (server, client);
+                let (counter, dropped) = (Arc::clone(&produce_answers), Arc::clone(&d));
+                std::thread::spawn(move || {
+                    while let Some(frame) = read_frame_from(&mut s_in) {
+                        let correlation = frame
+                            .get(0..4)
+                            .map_or(-1, |b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+                        let is_produce = produce_ids
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .remove(&correlation);
+                        if is_produce
+                            && (counter.fetch_add(1, Ordering::Relaxed) + 1) % cut_every == 0
+                        {
+                            dropped.fetch_add(1, Ordering::Relaxed);
+                            break;
+                        }
+                        let size = (frame.len() as i32).to_be_bytes();
+                        if c_out
+                            .write_all(&size)
+                            .and_then(|()| c_out.write_all(&frame))
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                    let _ = c_out.shutdown(std::net::Shutdown::Both);
+                    let _ = s_in.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        Self {
+            addr,
+            target,
+            dropped,
+        }
+    }
+
+    /// Where connections go.
+    pub fn set_target(&self, broker: SocketAddr) {
+        *self.target.lock().unwrap_or_else(|e| e.into_inner()) = Some(broker);
+    }
+}
+
+fn read_frame_from(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut size = [0u8; 4];
+    stream.read_exact(&mut size).ok()?;
+    let size = usize::try_from(i32::from_be_bytes(size)).ok()?;
+    let mut body = vec![0; size];
+    stream.read_exact(&mut body).ok()?;
+    Some(body)
 }
