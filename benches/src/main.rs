@@ -57,8 +57,18 @@ impl Mode {
 /// Broker CPU seconds (user + system) and peak RSS in MiB, from /proc.
 fn broker_usage(pid: u32) -> (f64, f64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(") ").next().unwrap_or("").split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let fields: Vec<&str> = stat
+        .rsplit(") ")
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     // Fields after the command: state is 0, utime 11, stime 12; clock ticks are 100/s on Linux.
     let cpu = (ticks(11) + ticks(12)) / 100.0;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -84,7 +94,14 @@ fn produce(broker: &Broker, mode: Mode, topic: &str, records: u64, size: usize) 
         .set("linger.ms", "5")
         .set("batch.size", "1000000")
         .set("queue.buffering.max.messages", "1000000")
-        .set("acks", if matches!(mode, Mode::Acks1) { "1" } else { "all" });
+        .set(
+            "acks",
+            if matches!(mode, Mode::Acks1) {
+                "1"
+            } else {
+                "all"
+            },
+        );
     match mode {
         Mode::Idempotent => {
             config.set("enable.idempotence", "true");
@@ -107,7 +124,9 @@ fn produce(broker: &Broker, mode: Mode, topic: &str, records: u64, size: usize) 
     let started = Instant::now();
     let mut last_commit = Instant::now();
     for _ in 0..records {
-        let mut record = BaseRecord::<(), _>::to(topic).partition(0).payload(&payload[..]);
+        let mut record = BaseRecord::<(), _>::to(topic)
+            .partition(0)
+            .payload(&payload[..]);
         loop {
             match producer.send(record) {
                 Ok(()) => break,
@@ -146,7 +165,8 @@ fn consume(broker: &Broker, topic: &str, records: u64) -> f64 {
         .create()
         .unwrap();
     let mut list = TopicPartitionList::new();
-    list.add_partition_offset(topic, 0, rdkafka::Offset::Beginning).unwrap();
+    list.add_partition_offset(topic, 0, rdkafka::Offset::Beginning)
+        .unwrap();
     consumer.assign(&list).unwrap();
     let started = Instant::now();
     let mut seen = 0;
@@ -176,7 +196,8 @@ fn latency(broker: &Broker, topic: &str, rate: u64, seconds: u64) -> (f64, f64, 
         .create()
         .unwrap();
     let mut list = TopicPartitionList::new();
-    list.add_partition_offset(topic, 0, rdkafka::Offset::Beginning).unwrap();
+    list.add_partition_offset(topic, 0, rdkafka::Offset::Beginning)
+        .unwrap();
     consumer.assign(&list).unwrap();
     let epoch = Instant::now();
     let total = rate * seconds;
@@ -198,7 +219,10 @@ fn latency(broker: &Broker, topic: &str, rate: u64, seconds: u64) -> (f64, f64, 
     while (samples.len() as u64) < total && Instant::now() < deadline {
         if let Some(message) = consumer.poll(Duration::from_millis(50)) {
             let message = message.unwrap();
-            let sent: u128 = std::str::from_utf8(message.payload().unwrap()).unwrap().parse().unwrap();
+            let sent: u128 = std::str::from_utf8(message.payload().unwrap())
+                .unwrap()
+                .parse()
+                .unwrap();
             samples.push((epoch.elapsed().as_nanos() - sent) as f64 / 1e6);
         }
     }
@@ -210,7 +234,11 @@ fn latency(broker: &Broker, topic: &str, rate: u64, seconds: u64) -> (f64, f64, 
 
 fn median(values: &mut [f64]) -> (f64, f64, f64) {
     values.sort_by(f64::total_cmp);
-    (values[values.len() / 2], values[0], values[values.len() - 1])
+    (
+        values[values.len() / 2],
+        values[0],
+        values[values.len() - 1],
+    )
 }
 
 fn main() {
@@ -235,16 +263,26 @@ fn main() {
     }
     let scale = if quick { 1 } else { 3 };
     let mut results = Vec::new();
-    println!("| workload | record | records/s (median, min–max) | MB/s | broker CPU s | broker peak RSS MiB |");
+    println!(
+        "| workload | record | records/s (median, min–max) | MB/s | broker CPU s | broker peak RSS MiB |"
+    );
     println!("|---|---|---|---|---|---|");
     for size in [100usize, 1024] {
-        let records = if size == 100 { 100_000 * scale } else { 40_000 * scale };
+        let records = if size == 100 {
+            100_000 * scale
+        } else {
+            40_000 * scale
+        };
         let modes = [
             Mode::Acks1,
             Mode::AcksAll,
             Mode::Idempotent,
-            Mode::Transactional { commit_every_ms: 100 },
-            Mode::Transactional { commit_every_ms: 10 },
+            Mode::Transactional {
+                commit_every_ms: 100,
+            },
+            Mode::Transactional {
+                commit_every_ms: 10,
+            },
         ];
         for mode in modes {
             let mut rates = Vec::new();
@@ -253,8 +291,10 @@ fn main() {
             for run in 0..runs {
                 let broker = Broker::start(&["--flush", mode.flush()]);
                 let topic = format!("bench-{size}-{run}");
-                let setup: ThreadedProducer<DefaultProducerContext> =
-                    ClientConfig::new().set("bootstrap.servers", broker.bootstrap()).create().unwrap();
+                let setup: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+                    .set("bootstrap.servers", broker.bootstrap())
+                    .create()
+                    .unwrap();
                 // Metadata for the topic creates it (auto-create, one partition).
                 setup.client().fetch_metadata(Some(&topic), T).unwrap();
                 let p = produce(&broker, mode, &topic, u64::try_from(records).unwrap(), size);
@@ -282,7 +322,9 @@ fn main() {
             if !consume_rates.is_empty() {
                 let (med, min, max) = median(&mut consume_rates);
                 let mb = med * size as f64 / 1e6;
-                println!("| consume from the start | {size} B | {med:.0} ({min:.0}–{max:.0}) | {mb:.1} | | |");
+                println!(
+                    "| consume from the start | {size} B | {med:.0} ({min:.0}–{max:.0}) | {mb:.1} | | |"
+                );
                 results.push(serde_json::json!({
                     "workload": "consume from the start", "record_bytes": size,
                     "records_per_s": {"median": med, "min": min, "max": max}, "mb_per_s": mb, "runs": runs,
@@ -291,11 +333,15 @@ fn main() {
         }
     }
     let broker = Broker::start(&["--flush", "always"]);
-    let setup: ThreadedProducer<DefaultProducerContext> =
-        ClientConfig::new().set("bootstrap.servers", broker.bootstrap()).create().unwrap();
+    let setup: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .create()
+        .unwrap();
     setup.client().fetch_metadata(Some("lat"), T).unwrap();
     let (p50, p99, p999) = latency(&broker, "lat", 1000, if quick { 5 } else { 15 });
-    println!("\nproduce→consume latency at 1000 records/s, acks=all, --flush always: p50 {p50:.2} ms, p99 {p99:.2} ms, p99.9 {p999:.2} ms");
+    println!(
+        "\nproduce→consume latency at 1000 records/s, acks=all, --flush always: p50 {p50:.2} ms, p99 {p99:.2} ms, p99.9 {p999:.2} ms"
+    );
     results.push(serde_json::json!({
         "workload": "produce→consume latency, 1000 records/s, acks=all, --flush always",
         "p50_ms": p50, "p99_ms": p99, "p999_ms": p999,
