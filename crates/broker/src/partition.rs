@@ -111,13 +111,7 @@ impl Partition {
     /// # Errors
     /// The log refuses the write (I/O error, full disk, poisoned log).
     pub fn produce(&self, batch: &RecordBatch) -> Result<Produced, AppendError> {
-        let producer = ProducerBatch {
-            producer_id: batch.producer_id(),
-            producer_epoch: batch.producer_epoch(),
-            base_sequence: batch.base_sequence(),
-            last_offset_delta: batch.last_offset_delta(),
-            is_transactional: batch.is_transactional(),
-        };
+        let producer = producer_batch(batch);
         let mut state = self.state.lock();
         match state.producers.check(&producer) {
             Decision::Append => {}
@@ -521,14 +515,19 @@ fn replay(table: &mut ProducerStateTable, entry: &Entry) {
         }
         return;
     }
-    let producer = ProducerBatch {
+    let producer = producer_batch(&batch);
+    if let Err(e) = table.record(&producer, batch.base_offset(), batch.max_timestamp()) {
+        warn!(error = %e, "cannot replay a stored batch into the producer state");
+    }
+}
+
+/// The idempotence fields of a batch header, as semel-sequencer takes them.
+fn producer_batch(batch: &RecordBatch) -> ProducerBatch {
+    ProducerBatch {
         producer_id: batch.producer_id(),
         producer_epoch: batch.producer_epoch(),
         base_sequence: batch.base_sequence(),
         last_offset_delta: batch.last_offset_delta(),
         is_transactional: batch.is_transactional(),
-    };
-    if let Err(e) = table.record(&producer, batch.base_offset(), batch.max_timestamp()) {
-        warn!(error = %e, "cannot replay a stored batch into the producer state");
     }
 }
