@@ -23,6 +23,9 @@ const MAX_WAIT_CAP_MS: u64 = 24 * 60 * 60 * 1000;
 
 /// Handles a Fetch request.
 pub(super) fn fetch(broker: &Arc<Broker>, req: FetchRequest, version: i16) -> Handled {
+    // Subscribe before reading: a high-watermark change between the read and the subscription
+    // would otherwise be missed, and the long poll would sleep until max_wait_ms for nothing.
+    let watches = watches(broker, &req);
     let (response, bytes) = read_all(broker, &req, version);
     let min_bytes = usize::try_from(req.min_bytes.max(0)).unwrap_or(0);
     let max_wait = u64::try_from(req.max_wait_ms.max(0))
@@ -31,7 +34,6 @@ pub(super) fn fetch(broker: &Arc<Broker>, req: FetchRequest, version: i16) -> Ha
     if bytes >= min_bytes.max(1) || max_wait == 0 || has_error(&response) {
         return Handled::Now(ResponseBody::Fetch(response));
     }
-    let watches = watches(broker, &req);
     if watches.is_empty() {
         return Handled::Now(ResponseBody::Fetch(response));
     }
