@@ -1,0 +1,1 @@
+//! semel-dedup: a durable store that applies each keyed effect at most once (work in progress).

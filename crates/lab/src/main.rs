@@ -1,0 +1,3 @@
+//! semel-lab: the delivery-semantics lab (work in progress).
+
+fn main() {}
