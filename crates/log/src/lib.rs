@@ -12,8 +12,10 @@
 //!
 //! # Layout
 //!
-//! A directory holds a lock file and segment files named by their base offset
-//! (`00000000000000000000.log`, 20 digits). Each segment is sized up front to
+//! A directory holds a lock file, segment files named by their base offset
+//! (`00000000000000000000.log`, 20 digits), and, once [`Log::delete_before`] was called, a
+//! `log-start-offset` file holding the start offset it set (records below it are gone even
+//! where their segment still exists). Each segment is sized up front to
 //! [`LogConfig::segment_bytes`] and mapped read-write; a new segment is rolled when the next
 //! entry does not fit, and an entry larger than a segment gets a segment of its own, sized to
 //! fit. Each entry is framed as

@@ -30,6 +30,11 @@ static ZEROS: [u8; ZERO_AHEAD_BYTES as usize] = [0; ZERO_AHEAD_BYTES as usize];
 /// Name of the lock file inside the log directory.
 pub(crate) const LOCK_FILE: &str = "semel-log.lock";
 
+/// Name of the file that keeps a log start offset set by [`Log::delete_before`] (decimal text),
+/// and of its temporary twin (written, flushed, then renamed over it).
+const START_FILE: &str = "log-start-offset";
+const START_TMP: &str = "log-start-offset.tmp";
+
 /// When appended entries are flushed to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlushPolicy {
@@ -145,6 +150,9 @@ struct Shared {
     segments: RwLock<Vec<Arc<Segment>>>,
     next_offset: AtomicU64,
     durable_offset: AtomicU64,
+    /// The log start offset set by [`Log::delete_before`]: records below it are gone even
+    /// where their segment is still on disk (0 when never set).
+    start_floor: AtomicU64,
     io_failed: AtomicBool,
     /// Test hook: the next flush fails as if the disk had failed.
     fail_next_flush: AtomicBool,
@@ -167,9 +175,17 @@ impl Shared {
     }
 
     fn log_start_offset(&self) -> u64 {
-        let segs = self.segments.read();
+        self.start_in(&self.segments.read())
+    }
+
+    /// The log start offset given the segment list (held locked by the caller): the first
+    /// segment's base or the floor set by `delete_before`, never beyond the log end.
+    fn start_in(&self, segs: &[Arc<Segment>]) -> u64 {
+        let next = self.next_offset.load(Ordering::Acquire);
         segs.first()
-            .map_or(self.next_offset.load(Ordering::Acquire), |s| s.base_offset)
+            .map_or(next, |s| s.base_offset)
+            .max(self.start_floor.load(Ordering::Acquire))
+            .min(next)
     }
 
     fn sync(&self) -> Result<()> {
@@ -215,7 +231,7 @@ impl Shared {
             let seg = {
                 let segs = self.segments.read();
                 let next = self.next_offset.load(Ordering::Acquire);
-                let start = segs.first().map_or(next, |s| s.base_offset);
+                let start = self.start_in(&segs);
                 if at < start || at > next {
                     if out.is_empty() {
                         return Err(Error::OffsetOutOfRange {
@@ -280,26 +296,67 @@ impl Shared {
     }
 
     fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<u64>> {
-        let seg = {
+        let (candidates, start) = {
             let segs = self.segments.read();
-            segs.iter()
-                .find(|s| s.max_timestamp.load(Ordering::Acquire) >= timestamp)
+            let candidates: Vec<Arc<Segment>> = segs
+                .iter()
+                .filter(|s| s.max_timestamp.load(Ordering::Acquire) >= timestamp)
                 .cloned()
+                .collect();
+            (candidates, self.start_in(&segs))
         };
-        let Some(seg) = seg else {
-            return Ok(None);
-        };
-        let end = seg.used();
-        let mut pos = seg.position_for_timestamp(timestamp);
-        while pos < end {
-            let h = seg.header_at(pos, end)?;
-            if h.max_timestamp >= timestamp {
-                return Ok(Some(h.base_offset));
+        // Usually the first candidate answers; a later one only when every matching entry of
+        // the earlier ones lies below a start offset set by `delete_before`.
+        for seg in candidates {
+            let end = seg.used();
+            let mut pos = seg.position_for_timestamp(timestamp);
+            while pos < end {
+                let h = seg.header_at(pos, end)?;
+                if h.max_timestamp >= timestamp && h.next_offset() > start {
+                    return Ok(Some(h.base_offset.max(start)));
+                }
+                pos += u64::from(h.frame_len);
             }
-            pos += u64::from(h.frame_len);
         }
         Ok(None)
     }
+}
+
+/// The start offset kept by [`Log::delete_before`], 0 when none was set.
+fn read_start_file(dir: &Path) -> Result<u64> {
+    let path = dir.join(START_FILE);
+    let text = match fs::read(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(source) => {
+            return Err(Error::Io {
+                op: "read",
+                path,
+                source,
+            });
+        }
+    };
+    std::str::from_utf8(&text)
+        .ok()
+        .and_then(|t| t.trim_end().parse::<u64>().ok())
+        .ok_or(Error::Corrupt {
+            path,
+            position: 0,
+            offset: 0,
+            reason: "the log start offset file does not hold a decimal offset",
+        })
+}
+
+/// Writes the start offset durably: a temporary file, flushed, renamed over the old one.
+fn write_start_file(dir: &Path, offset: u64) -> Result<()> {
+    let tmp = dir.join(START_TMP);
+    let file = File::create(&tmp).map_err(io_err("create", &tmp))?;
+    file.write_all_at(format!("{offset}\n").as_bytes(), 0)
+        .map_err(io_err("write", &tmp))?;
+    file.sync_all().map_err(io_err("fsync", &tmp))?;
+    let path = dir.join(START_FILE);
+    fs::rename(&tmp, &path).map_err(io_err("rename", &tmp))?;
+    sync_dir(dir)
 }
 
 fn sync_dir(dir: &Path) -> Result<()> {
@@ -425,7 +482,11 @@ impl Log {
             let Some(name) = name.to_str() else {
                 return Err(Error::ForeignFile { path });
             };
-            if name == LOCK_FILE {
+            if name == LOCK_FILE || name == START_FILE {
+                continue;
+            }
+            if name == START_TMP && path.is_file() {
+                fs::remove_file(&path).map_err(io_err("remove", &path))?;
                 continue;
             }
             if name.ends_with(TMP_SUFFIX) && path.is_file() {
@@ -446,11 +507,19 @@ impl Log {
         };
         let next = active.next_offset.load(Ordering::Acquire);
         let written_to = active.used();
+        let mut floor = read_start_file(&dir)?;
+        if floor > next {
+            // Records up to the floor were deleted, then unflushed ones past the end were lost
+            // in a crash: the log restarts at its end, and later appends must stay visible.
+            write_start_file(&dir, next)?;
+            floor = next;
+        }
         let shared = Arc::new(Shared {
             dir,
             segments: RwLock::new(segments),
             next_offset: AtomicU64::new(next),
             durable_offset: AtomicU64::new(0),
+            start_floor: AtomicU64::new(floor),
             io_failed: AtomicBool::new(false),
             fail_next_flush: AtomicBool::new(false),
             sync_lock: Mutex::new(()),
@@ -761,7 +830,15 @@ impl Log {
         if offset >= next {
             return Ok(next);
         }
-        let result = self.truncate_locked(offset);
+        let result = self.truncate_locked(offset).and_then(|new_next| {
+            // The cut can land below a start set inside the entry that held `offset`: lower
+            // the start with it, or records appended next would be hidden.
+            if shared.start_floor.load(Ordering::Acquire) > new_next {
+                write_start_file(&shared.dir, new_next)?;
+                shared.start_floor.store(new_next, Ordering::Release);
+            }
+            Ok(new_next)
+        });
         if result.is_err() {
             shared.poison();
         }
@@ -915,7 +992,7 @@ impl Log {
                 n += 1;
             }
             let removed: Vec<Arc<Segment>> = segs.drain(..n).collect();
-            let start = segs.first().map_or(0, |s| s.base_offset);
+            let start = self.shared.start_in(&segs);
             (removed, start)
         };
         for r in &removed {
@@ -928,6 +1005,51 @@ impl Log {
             segments_deleted: removed.len(),
             log_start_offset,
         })
+    }
+
+    /// Deletes every record below `offset` (Kafka's DeleteRecords): the log start offset
+    /// becomes `offset`, kept durably in the directory before this returns, and the sealed
+    /// segments that hold only records below it are removed (the active one never is). The
+    /// start may fall inside an entry: reads from it return that whole entry, as they do for
+    /// any offset. Returns the log start offset, unchanged when `offset` is not above it.
+    ///
+    /// # Errors
+    /// [`Error::OffsetOutOfRange`] beyond the log end, [`Error::Poisoned`], [`Error::Io`]
+    /// when the start offset cannot be written (the log is then unchanged) or a segment file
+    /// cannot be removed.
+    pub fn delete_before(&mut self, offset: u64) -> Result<u64> {
+        self.shared.check_poisoned()?;
+        let shared = Arc::clone(&self.shared);
+        let _guard = shared.sync_lock.lock();
+        let (start, next) = (self.log_start_offset(), self.next_offset());
+        if offset > next {
+            return Err(Error::OffsetOutOfRange {
+                offset,
+                log_start_offset: start,
+                next_offset: next,
+            });
+        }
+        if offset <= start {
+            return Ok(start);
+        }
+        write_start_file(&shared.dir, offset)?;
+        let removed: Vec<Arc<Segment>> = {
+            let mut segs = shared.segments.write();
+            shared.start_floor.store(offset, Ordering::Release);
+            let n = segs
+                .iter()
+                .skip(1)
+                .take_while(|s| s.base_offset <= offset)
+                .count();
+            segs.drain(..n).collect()
+        };
+        for r in &removed {
+            fs::remove_file(&r.path).map_err(io_err("remove", &r.path))?;
+        }
+        if !removed.is_empty() {
+            sync_dir(&shared.dir)?;
+        }
+        Ok(offset)
     }
 
     /// Test hook: makes the next flush fail as a failing disk would, to exercise poisoning.

@@ -66,6 +66,73 @@ fn read_beyond_end_or_below_start_is_out_of_range() {
 }
 
 #[test]
+fn delete_before_moves_the_start_durably_and_removes_whole_segments_below_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), small_config(200)).unwrap();
+    for i in 0..10 {
+        log.append(&payload(i, 60), 2, 0).unwrap();
+    }
+    let segments_before = segment_files(dir.path()).len();
+    assert!(segments_before > 3, "the test needs several segments");
+    // Offset 11 lies inside the entry [10, 12).
+    assert_eq!(log.delete_before(11).unwrap(), 11);
+    assert_eq!(log.log_start_offset(), 11);
+    assert!(segment_files(dir.path()).len() < segments_before);
+    assert!(matches!(
+        log.read(10, 1),
+        Err(Error::OffsetOutOfRange {
+            log_start_offset: 11,
+            ..
+        })
+    ));
+    // The entry holding the start is returned whole, as for any offset inside an entry.
+    assert_eq!(log.read(11, 1).unwrap()[0].base_offset, 10);
+    // Not above the start: nothing changes; beyond the end: refused.
+    assert_eq!(log.delete_before(5).unwrap(), 11);
+    assert!(matches!(
+        log.delete_before(21),
+        Err(Error::OffsetOutOfRange { .. })
+    ));
+    drop(log);
+    let mut log = Log::open(dir.path(), small_config(200)).unwrap();
+    assert_eq!(log.log_start_offset(), 11);
+    // Everything: the log is empty but keeps its end offset, and appends stay visible.
+    assert_eq!(log.delete_before(20).unwrap(), 20);
+    assert!(log.read(20, 100).unwrap().is_empty());
+    log.append(b"after", 1, 0).unwrap();
+    assert_eq!(log.read(20, 100).unwrap()[0].base_offset, 20);
+}
+
+#[test]
+fn a_damaged_start_offset_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), small_config(4096)).unwrap();
+    log.append(b"x", 1, 0).unwrap();
+    log.delete_before(1).unwrap();
+    drop(log);
+    std::fs::write(dir.path().join("log-start-offset"), b"12\x00junk").unwrap();
+    assert!(matches!(
+        Log::open(dir.path(), small_config(4096)),
+        Err(Error::Corrupt { .. })
+    ));
+}
+
+#[test]
+fn truncating_below_a_start_inside_an_entry_lowers_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), small_config(4096)).unwrap();
+    log.append(b"a", 10, 0).unwrap();
+    log.delete_before(5).unwrap();
+    assert_eq!(log.truncate_to(7).unwrap(), 0);
+    assert_eq!(log.log_start_offset(), 0);
+    log.append(b"b", 3, 0).unwrap();
+    assert_eq!(log.read(0, 100).unwrap().len(), 1);
+    drop(log);
+    let log = Log::open(dir.path(), small_config(4096)).unwrap();
+    assert_eq!((log.log_start_offset(), log.next_offset()), (0, 3));
+}
+
+#[test]
 fn max_bytes_limits_entries_but_always_returns_the_first() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = Log::open(dir.path(), small_config(1 << 16)).unwrap();

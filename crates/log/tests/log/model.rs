@@ -1,7 +1,7 @@
 //! Model-based test (firezone style): a reference model in plain collections, the log as the
 //! system under test, random transitions (append, in-place append, abandoned reservation,
-//! read, timestamp lookup, sync, timed flush, truncate, retain, reopen, crash), and invariants
-//! checked after every step.
+//! read, timestamp lookup, sync, timed flush, truncate, retain, delete before an offset,
+//! reopen, crash), and invariants checked after every step.
 //!
 //! A crash drops the `Log` without flushing and then damages the only region that is not yet
 //! flushed (the active segment between its flushed end and its committed end): everything
@@ -49,6 +49,8 @@ struct Model {
     entries: Vec<ModelEntry>,
     segments: Vec<ModelSegment>,
     now_ms: i64,
+    /// The start offset set by `delete_before` (records below it are gone).
+    floor: u64,
 }
 
 impl Model {
@@ -60,7 +62,7 @@ impl Model {
     }
 
     fn start(&self) -> u64 {
-        self.segments[0].base
+        self.segments[0].base.max(self.floor).min(self.next())
     }
 
     fn active(&self) -> ModelSegment {
@@ -114,7 +116,11 @@ impl Model {
             return self.next();
         }
         self.entries.retain(|e| e.next() <= offset);
-        let new_next = self.entries.last().map_or(self.start(), ModelEntry::next);
+        let new_next = self
+            .entries
+            .last()
+            .map_or(self.segments[0].base, ModelEntry::next);
+        self.floor = self.floor.min(new_next);
         let keep = self.segments.iter().filter(|s| s.base <= new_next).count();
         self.segments.truncate(keep);
         let active = self.active().base;
@@ -154,6 +160,22 @@ impl Model {
         self.entries.retain(|e| !gone.contains(&e.segment));
         n
     }
+
+    fn delete_before(&mut self, offset: u64) -> u64 {
+        if offset <= self.start() {
+            return self.start();
+        }
+        self.floor = offset;
+        let n = self
+            .segments
+            .iter()
+            .skip(1)
+            .take_while(|s| s.base <= offset)
+            .count();
+        let gone: Vec<u64> = self.segments.drain(..n).map(|s| s.base).collect();
+        self.entries.retain(|e| !gone.contains(&e.segment));
+        offset
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -185,6 +207,9 @@ enum Op {
     Retain {
         advance_ms: i64,
     },
+    DeleteBefore {
+        at: Index,
+    },
     Reopen,
     Crash {
         cut: Index,
@@ -206,6 +231,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0i64..120).prop_map(|advance_ms| Op::MaybeFlush { advance_ms }),
         2 => any::<Index>().prop_map(|at| Op::Truncate { at }),
         1 => (0i64..600).prop_map(|advance_ms| Op::Retain { advance_ms }),
+        1 => any::<Index>().prop_map(|at| Op::DeleteBefore { at }),
         1 => Just(Op::Reopen),
         2 => (any::<Index>(), prop::option::of(1usize..64)).prop_map(|(cut, hole)| Op::Crash { cut, hole }),
     ]
@@ -266,8 +292,9 @@ fn check(log: &Log, model: &Model, held: &[(Vec<u8>, Bytes)]) {
         "durable offset beyond the end"
     );
     let all = log.read(model.start(), usize::MAX).unwrap();
-    assert_eq!(all.len(), model.entries.len(), "entry count");
-    for (got, want) in all.iter().zip(&model.entries) {
+    let want = model.expected_read(model.start(), usize::MAX);
+    assert_eq!(all.len(), want.len(), "entry count");
+    for (got, want) in all.iter().zip(want) {
         assert_entry(got, want);
     }
     for (want, bytes) in held {
@@ -323,6 +350,8 @@ fn crash(log: Log, model: &mut Model, cut: Index, hole: Option<usize>) {
             model.entries[lost].base
         );
         model.entries.truncate(lost);
+        // The start offset file is written durably; only a log end that fell below it moves it.
+        model.floor = model.floor.min(model.next());
     }
 }
 
@@ -337,6 +366,7 @@ fn run(config: LogConfig, ops: Vec<Op>) {
             capacity: config.segment_bytes,
         }],
         now_ms: 0,
+        floor: 0,
     };
     let mut held: Vec<(Vec<u8>, Bytes)> = Vec::new();
     for op in ops {
@@ -415,7 +445,12 @@ fn run(config: LogConfig, ops: Vec<Op>) {
                 ));
             }
             Op::Timestamp { ts } => {
-                let want = model.entries.iter().find(|e| e.ts >= ts).map(|e| e.base);
+                let start = model.start();
+                let want = model
+                    .entries
+                    .iter()
+                    .find(|e| e.ts >= ts && e.next() > start)
+                    .map(|e| e.base.max(start));
                 assert_eq!(
                     log.offset_for_timestamp(ts).unwrap(),
                     want,
@@ -462,6 +497,23 @@ fn run(config: LogConfig, ops: Vec<Op>) {
                     (got.segments_deleted, got.log_start_offset),
                     (want, model.start())
                 );
+            }
+            Op::DeleteBefore { at } => {
+                let lo = model.start().saturating_sub(1);
+                let offset = lo + at.index((model.next() + 2 - lo) as usize) as u64;
+                if offset > model.next() {
+                    assert!(matches!(
+                        log.delete_before(offset),
+                        Err(Error::OffsetOutOfRange { .. })
+                    ));
+                } else {
+                    let want = model.delete_before(offset);
+                    assert_eq!(
+                        log.delete_before(offset).unwrap(),
+                        want,
+                        "delete_before({offset})"
+                    );
+                }
             }
             Op::Reopen => {
                 // Slices from the old instance must not outlive a reopen that may truncate
