@@ -80,3 +80,6 @@ pub use error::Error;
 /// The `rusqlite` this crate is built with, so effects use matching types.
 pub use rusqlite;
 pub use store::{Applied, Batch, DedupStore};
+
+#[cfg(test)]
+mod tests;
