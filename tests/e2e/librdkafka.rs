@@ -247,6 +247,49 @@ fn librdkafka_admin_deletes_a_topic_and_its_data() {
     assert!(out.is_empty(), "{out:?}");
 }
 
+/// DeleteRecords through librdkafka's admin API moves the log start offset: consumers from
+/// the beginning start there, the low watermark survives a kill -9, an offset past the high
+/// watermark is refused, and `Offset::End` deletes everything.
+#[test]
+fn librdkafka_delete_records_moves_the_log_start_durably() {
+    let mut broker = Broker::start(&[]);
+    create_topic(&broker, "trim", 1);
+    produce(&broker, "trim", 100, &[("linger.ms", "0")]);
+    let delete = |broker: &Broker, offset: rdkafka::Offset| {
+        let admin: AdminClient<DefaultClientContext> = config(broker).create().unwrap();
+        let mut list = TopicPartitionList::new();
+        list.add_partition_offset("trim", 0, offset).unwrap();
+        let out = futures_lite_block_on(admin.delete_records(&list, &AdminOptions::new()))
+            .expect("DeleteRecords");
+        let p = out.find_partition("trim", 0).unwrap();
+        (p.offset(), p.error())
+    };
+    let watermarks = |broker: &Broker| {
+        let consumer: BaseConsumer = config(broker).set("group.id", "wm").create().unwrap();
+        consumer
+            .fetch_watermarks("trim", 0, Duration::from_secs(30))
+            .unwrap()
+    };
+    assert_eq!(
+        delete(&broker, rdkafka::Offset::Offset(40)),
+        (rdkafka::Offset::Offset(40), Ok(()))
+    );
+    assert_eq!(watermarks(&broker), (40, 100));
+    let out = consume_all(&broker, "trim", 1, 60);
+    let values: Vec<u64> = out[&0].iter().map(|&(_, v)| v).collect();
+    assert_eq!(values, (40..100).collect::<Vec<u64>>());
+    let (_, refused) = delete(&broker, rdkafka::Offset::Offset(101));
+    assert!(refused.is_err(), "beyond the high watermark: {refused:?}");
+    broker.kill9();
+    broker.restart();
+    assert_eq!(watermarks(&broker), (40, 100));
+    assert_eq!(
+        delete(&broker, rdkafka::Offset::End),
+        (rdkafka::Offset::Offset(100), Ok(()))
+    );
+    assert_eq!(watermarks(&broker), (100, 100));
+}
+
 /// A librdkafka group consumer (subscribe, commit after processing) reads everything; after a
 /// kill -9 and restart of the broker, a new member of the group resumes from the committed
 /// offsets (group and offsets are rebuilt from the broker's log).

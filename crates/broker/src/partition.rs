@@ -400,6 +400,26 @@ impl Partition {
             .filter(|&o| o < self.high_watermark()))
     }
 
+    /// Deletes every record below `offset` (DeleteRecords; -1 means the high watermark) and
+    /// returns the new log start offset (Kafka's low watermark). The start is on disk before
+    /// this returns. `Ok(None)`: the offset is beyond the high watermark or negative
+    /// (OFFSET_OUT_OF_RANGE).
+    ///
+    /// # Errors
+    /// The log could not record the new start (I/O).
+    pub fn delete_records(&self, offset: i64) -> Result<Option<u64>, semel_log::Error> {
+        let hw = self.high_watermark();
+        let offset = match offset {
+            -1 => hw,
+            o => match u64::try_from(o) {
+                Ok(o) if o <= hw => o,
+                _ => return Ok(None),
+            },
+        };
+        let mut state = self.state.lock();
+        state.log.delete_before(offset).map(Some)
+    }
+
     /// Deletes whole old segments past the retention limits, and forgets idle producers.
     ///
     /// # Errors

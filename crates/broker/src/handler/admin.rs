@@ -1,6 +1,8 @@
-//! Administration: CreateTopics, DeleteTopics, CreatePartitions.
+//! Administration: CreateTopics, DeleteTopics, CreatePartitions, DeleteRecords.
 
+use super::code;
 use crate::broker::Broker;
+use tracing::warn;
 use crate::store::TopicError;
 use crate::topics::TopicConfigs;
 use semel_wire::messages::ResponseBody;
@@ -11,6 +13,10 @@ use semel_wire::messages::create_partitions_response::{
 use semel_wire::messages::create_topics_request::CreateTopicsRequest;
 use semel_wire::messages::create_topics_response::{
     CreatableTopicConfigs, CreatableTopicResult, CreateTopicsResponse,
+};
+use semel_wire::messages::delete_records_request::DeleteRecordsRequest;
+use semel_wire::messages::delete_records_response::{
+    DeleteRecordsPartitionResult, DeleteRecordsResponse, DeleteRecordsTopicResult,
 };
 use semel_wire::messages::delete_topics_request::DeleteTopicsRequest;
 use semel_wire::messages::delete_topics_response::{DeletableTopicResult, DeleteTopicsResponse};
@@ -147,6 +153,53 @@ pub(super) fn delete_topics(broker: &Broker, req: &DeleteTopicsRequest) -> Respo
 /// A deletion by an id that matched no topic answers UNKNOWN_TOPIC_ID.
 fn name_missing(result: &DeletableTopicResult) -> bool {
     result.name.is_none()
+}
+
+/// Handles DeleteRecords: each partition's log start offset moves up to the requested offset
+/// (-1: the high watermark), durably, before the answer; the low watermark is the new start.
+pub(super) fn delete_records(broker: &Broker, req: &DeleteRecordsRequest) -> ResponseBody {
+    let topics = req
+        .topics
+        .iter()
+        .map(|t| {
+            let topic = broker.store.topic(&t.name);
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let mut result = DeleteRecordsPartitionResult {
+                        partition_index: p.partition_index,
+                        low_watermark: -1,
+                        ..DeleteRecordsPartitionResult::default()
+                    };
+                    match topic.as_ref().and_then(|t| t.partition(p.partition_index)) {
+                        None => result.error_code = code::UNKNOWN_TOPIC_OR_PARTITION,
+                        Some(partition) => match partition.delete_records(p.offset) {
+                            Ok(Some(start)) => {
+                                result.low_watermark = i64::try_from(start).unwrap_or(i64::MAX);
+                            }
+                            Ok(None) => result.error_code = code::OFFSET_OUT_OF_RANGE,
+                            Err(e) => {
+                                warn!(topic = %t.name, partition = p.partition_index, error = %e,
+                                    "DeleteRecords failed");
+                                result.error_code = code::KAFKA_STORAGE_ERROR;
+                            }
+                        },
+                    }
+                    result
+                })
+                .collect();
+            DeleteRecordsTopicResult {
+                name: t.name.clone(),
+                partitions,
+                ..DeleteRecordsTopicResult::default()
+            }
+        })
+        .collect();
+    ResponseBody::DeleteRecords(DeleteRecordsResponse {
+        topics,
+        ..DeleteRecordsResponse::default()
+    })
 }
 
 /// Handles CreatePartitions.

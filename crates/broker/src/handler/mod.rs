@@ -75,6 +75,7 @@ pub(crate) fn handle(
         RequestBody::CreateTopics(req) => Handled::Now(admin::create_topics(broker, &req, version)),
         RequestBody::DeleteTopics(req) => Handled::Now(admin::delete_topics(broker, &req)),
         RequestBody::CreatePartitions(req) => Handled::Now(admin::create_partitions(broker, &req)),
+        RequestBody::DeleteRecords(req) => Handled::Now(admin::delete_records(broker, &req)),
         RequestBody::DescribeConfigs(req) => Handled::Now(configs::describe_configs(broker, &req)),
         RequestBody::IncrementalAlterConfigs(req) => {
             Handled::Now(configs::incremental_alter_configs(broker, &req))
