@@ -55,7 +55,7 @@ fn charge(
     move |tx| {
         tx.prepare_cached("INSERT INTO ledger (key, seq) VALUES (?1, ?2)")?
             .execute(params![key(seq).as_slice(), seq as i64])?;
-        if seq % FAILING_EVERY == 0 {
+        if seq.is_multiple_of(FAILING_EVERY) {
             tx.execute("INSERT INTO no_such_table VALUES (1)", [])?;
         }
         Ok(())
@@ -64,8 +64,11 @@ fn charge(
 
 fn check(result: Result<Applied<()>, Error>, seq: u64) {
     match result {
-        Ok(_) => assert_ne!(seq % FAILING_EVERY, 0, "failing effect {seq} succeeded"),
-        Err(Error::Effect(_)) => assert_eq!(seq % FAILING_EVERY, 0, "effect {seq} failed"),
+        Ok(_) => assert!(
+            !seq.is_multiple_of(FAILING_EVERY),
+            "failing effect {seq} succeeded"
+        ),
+        Err(Error::Effect(_)) => assert!(seq.is_multiple_of(FAILING_EVERY), "effect {seq} failed"),
         Err(other) => panic!("store error at {seq}: {other:?}"),
     }
 }
@@ -80,7 +83,7 @@ fn child(path: &Path) {
     let mut announced = false;
     while started.elapsed() < CHILD_LIFETIME {
         round += 1;
-        if round % 5 == 0 {
+        if round.is_multiple_of(5) {
             check(store.apply_once(&key(seq), 0, charge(seq)), seq);
             seq += 1;
         } else {
