@@ -400,6 +400,14 @@ impl Partition {
             .filter(|&o| o < self.high_watermark()))
     }
 
+    /// Applies new log settings (segment size, retention) at once; see `Log::reconfigure`.
+    ///
+    /// # Errors
+    /// The settings are invalid (nothing changes then).
+    pub fn reconfigure(&self, config: LogConfig) -> Result<(), semel_log::Error> {
+        self.state.lock().log.reconfigure(config)
+    }
+
     /// Deletes every record below `offset` (DeleteRecords; -1 means the high watermark) and
     /// returns the new log start offset (Kafka's low watermark). The start is on disk before
     /// this returns. `Ok(None)`: the offset is beyond the high watermark or negative

@@ -379,8 +379,8 @@ impl Store {
 
     /// Replaces a topic's config overrides (already validated by the caller).
     ///
-    /// New retention and segment settings apply to partitions opened from now on (after a
-    /// restart); `max.message.bytes` applies at once.
+    /// Every setting applies at once: retention from the next housekeeping pass, the segment
+    /// size from the next segment rolled, `max.message.bytes` from the next produce.
     ///
     /// # Errors
     /// Unknown topic, an invalid entry, or storage errors.
@@ -396,6 +396,10 @@ impl Store {
             name: name.to_owned(),
             configs: configs.clone(),
         })?;
+        let log_config = self.log_config(&configs);
+        for partition in &topic.partitions {
+            partition.reconfigure(log_config.clone())?;
+        }
         topics.insert(
             name.to_owned(),
             Arc::new(Topic {
@@ -551,6 +555,44 @@ mod tests {
             let err = store.create(name, partitions, rf, configs).unwrap_err();
             assert_eq!(err.code(), code, "{err}");
         }
+    }
+
+    #[test]
+    fn new_retention_and_segment_settings_apply_without_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&config(dir.path())).unwrap();
+        let topic = store.create("r", 1, 1, TopicConfigs::new()).unwrap();
+        let partition = &topic.partitions[0];
+        let value = bytes::Bytes::from(vec![7u8; 200 * 1024]);
+        let produce = || {
+            let mut builder = semel_wire::RecordBatchBuilder::new();
+            let now = crate::now_ms();
+            builder
+                .append(now, None, Some(value.clone()), Vec::new())
+                .unwrap();
+            let batch = semel_wire::RecordBatch::parse(builder.build().unwrap()).unwrap();
+            partition.produce(&batch).unwrap();
+        };
+        // 1 MiB segments: 12 batches of 200 KiB fill at least two.
+        for _ in 0..12 {
+            produce();
+        }
+        partition.sync().unwrap();
+        partition.housekeeping(crate::now_ms()).unwrap();
+        assert_eq!(partition.log_start_offset(), 0, "no retention yet");
+        let mut configs = TopicConfigs::new();
+        configs.insert("retention.bytes".into(), "1".into());
+        configs.insert("segment.bytes".into(), (2 * 1024 * 1024).to_string());
+        store.set_configs("r", configs).unwrap();
+        partition.housekeeping(crate::now_ms()).unwrap();
+        assert!(
+            partition.log_start_offset() > 0,
+            "retention.bytes applied at the next housekeeping pass"
+        );
+        // A too large segment size is refused before anything changes.
+        let mut huge = TopicConfigs::new();
+        huge.insert("segment.bytes".into(), (1u64 << 32).to_string());
+        assert_eq!(store.set_configs("r", huge).unwrap_err().code(), 40);
     }
 
     #[test]

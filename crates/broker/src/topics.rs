@@ -35,12 +35,15 @@ pub type TopicConfigs = BTreeMap<String, String>;
 /// # Errors
 /// A message for INVALID_CONFIG: unknown key, unsupported value, or out-of-range number.
 pub fn validate_config(key: &str, value: &str) -> Result<(), String> {
-    let number = |min: i64| -> Result<(), String> {
+    let number_in = |min: i64, max: i64| -> Result<(), String> {
         match value.parse::<i64>() {
-            Ok(v) if v >= min => Ok(()),
-            _ => Err(format!("{key}: `{value}` must be an integer ≥ {min}")),
+            Ok(v) if (min..=max).contains(&v) => Ok(()),
+            _ => Err(format!(
+                "{key}: `{value}` must be an integer from {min} to {max}"
+            )),
         }
     };
+    let number = |min: i64| number_in(min, i64::MAX);
     match key {
         "cleanup.policy" => match value {
             "delete" => Ok(()),
@@ -56,7 +59,8 @@ pub fn validate_config(key: &str, value: &str) -> Result<(), String> {
                 number(1)
             }
         }
-        "segment.bytes" => number(1024 * 1024),
+        // An int in Kafka's schema, so at most 2^31 - 1 (semel's log allows up to 4 GiB).
+        "segment.bytes" => number_in(1024 * 1024, i64::from(i32::MAX)),
         other => Err(format!("unknown or unsupported topic config `{other}`")),
     }
 }

@@ -322,6 +322,15 @@ impl Shared {
     }
 }
 
+fn validate_config(config: &LogConfig) -> Result<()> {
+    if config.segment_bytes <= HEADER_LEN as u64 || config.segment_bytes > MAX_FRAME_LEN {
+        return Err(Error::InvalidConfig {
+            what: "segment_bytes must be larger than an entry header and below 4 GiB",
+        });
+    }
+    Ok(())
+}
+
 /// The start offset kept by [`Log::delete_before`], 0 when none was set.
 fn read_start_file(dir: &Path) -> Result<u64> {
     let path = dir.join(START_FILE);
@@ -448,11 +457,7 @@ impl Log {
     /// file that is not a segment, [`Error::Corrupt`] / [`Error::SegmentGap`] for damaged
     /// sealed segments, [`Error::InvalidConfig`], and [`Error::Io`] for failed file calls.
     pub fn open(dir: impl AsRef<Path>, config: LogConfig) -> Result<Log> {
-        if config.segment_bytes <= HEADER_LEN as u64 || config.segment_bytes > MAX_FRAME_LEN {
-            return Err(Error::InvalidConfig {
-                what: "segment_bytes must be larger than an entry header and below 4 GiB",
-            });
-        }
+        validate_config(&config)?;
         let dir = dir.as_ref().to_path_buf();
         fs::create_dir_all(&dir).map_err(io_err("create directory", &dir))?;
         let lock_path = dir.join(LOCK_FILE);
@@ -547,6 +552,19 @@ impl Log {
     /// The configuration the log was opened with.
     pub fn config(&self) -> &LogConfig {
         &self.config
+    }
+
+    /// Replaces the configuration while the log is open: segment size, index interval and
+    /// preallocation apply from the next segment rolled, the flush policy from the next
+    /// append, retention from the next [`Log::retain`]. (`sealed_corruption` only matters when
+    /// opening.) Segments that exist keep their size.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] as for [`Log::open`]; the configuration is then unchanged.
+    pub fn reconfigure(&mut self, config: LogConfig) -> Result<()> {
+        validate_config(&config)?;
+        self.config = config;
+        Ok(())
     }
 
     /// The log directory.
@@ -944,7 +962,7 @@ impl Log {
         let prefix = seg.map.read(0, cut as usize).unwrap_or(&[]);
         file.write_all_at(prefix, 0)
             .map_err(io_err("write", &tmp))?;
-        let len = seg.capacity().max(self.config.segment_bytes);
+        let len = seg.capacity();
         if self.config.preallocate {
             crate::mmap::preallocate(&file, len).map_err(io_err("fallocate", &tmp))?;
         } else {

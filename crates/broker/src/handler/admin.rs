@@ -2,7 +2,6 @@
 
 use super::code;
 use crate::broker::Broker;
-use tracing::warn;
 use crate::store::TopicError;
 use crate::topics::TopicConfigs;
 use semel_wire::messages::ResponseBody;
@@ -20,6 +19,7 @@ use semel_wire::messages::delete_records_response::{
 };
 use semel_wire::messages::delete_topics_request::DeleteTopicsRequest;
 use semel_wire::messages::delete_topics_response::{DeletableTopicResult, DeleteTopicsResponse};
+use tracing::warn;
 
 /// Handles CreateTopics (validate-only honoured; configs validated: INVALID_CONFIG).
 pub(super) fn create_topics(

@@ -161,6 +161,13 @@ impl Model {
         n
     }
 
+    /// Opening grows the active segment to the configured segment size.
+    fn reopened(&mut self) {
+        let segment_bytes = self.config.segment_bytes;
+        let active = self.segments.last_mut().unwrap();
+        active.capacity = active.capacity.max(segment_bytes);
+    }
+
     fn delete_before(&mut self, offset: u64) -> u64 {
         if offset <= self.start() {
             return self.start();
@@ -210,6 +217,12 @@ enum Op {
     DeleteBefore {
         at: Index,
     },
+    /// New segment size and retention limits while open (the flush policy stays).
+    Reconfigure {
+        segment_bytes: u64,
+        retention_bytes: Option<u64>,
+        retention_ms: Option<i64>,
+    },
     Reopen,
     Crash {
         cut: Index,
@@ -232,6 +245,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => any::<Index>().prop_map(|at| Op::Truncate { at }),
         1 => (0i64..600).prop_map(|advance_ms| Op::Retain { advance_ms }),
         1 => any::<Index>().prop_map(|at| Op::DeleteBefore { at }),
+        1 => (prop_oneof![Just(200u64), Just(512), Just(2048)], prop::option::of(300u64..3000), prop::option::of(200i64..1500))
+            .prop_map(|(segment_bytes, retention_bytes, retention_ms)| Op::Reconfigure { segment_bytes, retention_bytes, retention_ms }),
         1 => Just(Op::Reopen),
         2 => (any::<Index>(), prop::option::of(1usize..64)).prop_map(|(cut, hole)| Op::Crash { cut, hole }),
     ]
@@ -515,18 +530,33 @@ fn run(config: LogConfig, ops: Vec<Op>) {
                     );
                 }
             }
+            Op::Reconfigure {
+                segment_bytes,
+                retention_bytes,
+                retention_ms,
+            } => {
+                model.config = LogConfig {
+                    segment_bytes,
+                    retention_bytes,
+                    retention_ms,
+                    ..model.config.clone()
+                };
+                log.reconfigure(model.config.clone()).unwrap();
+            }
             Op::Reopen => {
                 // Slices from the old instance must not outlive a reopen that may truncate
                 // in place (documented on `Log::truncate_to`).
                 held.clear();
                 drop(log);
-                log = Log::open(dir.path(), config.clone()).unwrap();
+                log = Log::open(dir.path(), model.config.clone()).unwrap();
+                model.reopened();
                 assert_eq!(log.durable_offset(), log.next_offset());
             }
             Op::Crash { cut, hole } => {
                 held.clear();
                 crash(log, &mut model, cut, hole);
-                log = Log::open(dir.path(), config.clone()).unwrap();
+                log = Log::open(dir.path(), model.config.clone()).unwrap();
+                model.reopened();
             }
         }
         check(&log, &model, &held);
