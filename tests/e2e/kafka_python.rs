@@ -105,7 +105,7 @@ fn kafka_python_2_acks_all_round_trip() {
 }
 
 #[test]
-fn kafka_python_admin_creates_validates_describes_grows_and_deletes_topics() {
+fn kafka_python_admin_creates_validates_describes_trims_grows_and_deletes_topics() {
     let broker = Broker::start(&[]);
     let python = kafka_python("3.0.12");
     let output = run_python(&python, "admin.py", &["--bootstrap", &broker.bootstrap()]);
@@ -126,6 +126,11 @@ fn kafka_python_admin_creates_validates_describes_grows_and_deletes_topics() {
     assert!(lines.contains(&"describe retention.ms=3600000"), "{output}");
     assert!(
         lines.contains(&"describe max.message.bytes=2000000"),
+        "{output}"
+    );
+    assert!(lines.contains(&"delete_records 0 6 0"), "{output}");
+    assert!(
+        lines.contains(&"delete_records beyond OffsetOutOfRangeError"),
         "{output}"
     );
     assert!(

@@ -1,10 +1,11 @@
 """Topic administration with kafka-python's admin client; prints what the broker answered.
 
-Output lines: "create <topic> <error name or OK>", "describe <key>=<value>", "topics <names>".
+Output lines: "create <topic> <error name or OK>", "describe <key>=<value>",
+"delete_records <partition> <low watermark> <error code>", "topics <names>".
 """
 import argparse
 
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions, NewTopic
 from kafka.errors import KafkaError
 
@@ -50,6 +51,21 @@ def walk(node):
 
 
 walk(result)
+
+# DeleteRecords: ten messages, everything below offset 6 deleted.
+producer = KafkaProducer(bootstrap_servers=args.bootstrap, acks="all")
+for i in range(10):
+    producer.send("cfg-ok", b"v%d" % i, partition=0)
+producer.flush()
+producer.close()
+deleted = admin.delete_records({TopicPartition("cfg-ok", 0): 6})
+for tp, meta in deleted.items():
+    print("delete_records", tp.partition, meta["low_watermark"], meta["error_code"])
+try:
+    admin.delete_records({TopicPartition("cfg-ok", 0): 11})
+    print("delete_records beyond OK")
+except KafkaError as e:
+    print("delete_records beyond", type(e).__name__)
 
 admin.create_partitions({"cfg-ok": NewPartitions(total_count=4)})
 admin.delete_topics(["cfg-ok"])
