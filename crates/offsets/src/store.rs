@@ -1,6 +1,7 @@
 //! The offset store: committed offsets, pending transactional offsets, writes in flight.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::hash_map::RandomState;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use crate::error::{ErrorCode, OffsetsError};
 use crate::record::{MAX_STRING_BYTES, OffsetAndMetadata, OffsetKey, OffsetRecord};
@@ -90,8 +91,6 @@ impl WriteId {
 pub struct Write {
     id: WriteId,
     records: Vec<OffsetRecord>,
-    /// The slot each record names (`NO_SLOT` for markers).
-    slots: Vec<usize>,
 }
 
 impl Write {
@@ -265,9 +264,11 @@ struct Slot {
     state: PartitionState,
 }
 
-/// group → topic → partition → slot, ordered so that every listing is deterministic.
-type Topics = BTreeMap<String, BTreeMap<i32, usize>>;
-type Index = BTreeMap<String, Topics>;
+/// group → topic → partition → slot. Groups and topics are hashed (looked up on every
+/// commit and fetch; SipHash with a random key, as names come from clients); every listing
+/// sorts them, so no output depends on the hash order.
+type Topics = HashMap<String, BTreeMap<i32, usize>, RandomState>;
+type Index = HashMap<String, Topics, RandomState>;
 
 /// The slot of a record that names no partition (a marker).
 const NO_SLOT: usize = usize::MAX;
@@ -301,6 +302,9 @@ pub struct OffsetStore {
     next_apply_id: u64,
     /// Writes handed back before an earlier one was.
     persisted_early: BTreeMap<u64, Write>,
+    /// The slot each record of the writes not yet applied names (`NO_SLOT` for markers), in
+    /// write order: writes are applied in that order, so each takes its slots from the front.
+    in_flight_slots: VecDeque<usize>,
 }
 
 impl OffsetStore {
@@ -319,6 +323,7 @@ impl OffsetStore {
             next_write_id: 0,
             next_apply_id: 0,
             persisted_early: BTreeMap::new(),
+            in_flight_slots: VecDeque::new(),
         }
     }
 
@@ -432,22 +437,22 @@ impl OffsetStore {
             Some(topics) => topics,
             None => self.index.entry(group.to_owned()).or_default(),
         };
-        let mut slots = Vec::with_capacity(records.len());
         for record in &records {
-            if let Some(key) = record_key(record) {
-                let slot = slot_in(topics, &mut self.slots, &mut self.free_slots, key);
-                if let Some(s) = self.slots.get_mut(slot) {
-                    s.state.in_flight += 1;
-                }
-                slots.push(slot);
+            let slot = match record_key(record) {
+                Some(key) => slot_in(topics, &mut self.slots, &mut self.free_slots, key),
+                None => NO_SLOT,
+            };
+            if let Some(s) = self.slots.get_mut(slot) {
+                s.state.in_flight += 1;
             }
+            self.in_flight_slots.push_back(slot);
         }
         if let Some(producer_id) = producer_id {
             *self.txn_in_flight.entry(producer_id).or_insert(0) += count_u32(records.len());
         }
         CommitOutcome {
             errors,
-            write: Some(self.make_write(records, slots)),
+            write: Some(self.make_write(records)),
         }
     }
 
@@ -495,7 +500,7 @@ impl OffsetStore {
         self.activity.remove(group);
         let mut records = Vec::new();
         if let Some(topics) = self.index.get(group) {
-            for (topic, partitions) in topics {
+            for (topic, partitions) in sorted(topics) {
                 for partition in partitions.keys() {
                     records.push(tombstone(group, topic, *partition));
                 }
@@ -519,9 +524,9 @@ impl OffsetStore {
     pub fn expire(&mut self, now_ms: i64) -> Option<Write> {
         let retention_ms = self.config.retention_ms;
         let mut records = Vec::new();
-        for (group, topics) in &self.index {
+        for (group, topics) in sorted(&self.index) {
             let activity = self.activity.get(group.as_str());
-            for (topic, partitions) in topics {
+            for (topic, partitions) in sorted(topics) {
                 for (partition, slot) in partitions {
                     let Some(state) = self.slots.get(*slot).map(|s| &s.state) else {
                         continue;
@@ -616,7 +621,7 @@ impl OffsetStore {
     pub fn fetch_all(&self, group: &str, require_stable: bool) -> Vec<GroupOffset<'_>> {
         let mut out = Vec::new();
         if let Some(topics) = self.index.get(group) {
-            for (topic, partitions) in topics {
+            for (topic, partitions) in sorted(topics) {
                 for (partition, slot) in partitions {
                     let Some(slot) = self.slots.get(*slot) else {
                         continue;
@@ -638,8 +643,8 @@ impl OffsetStore {
     /// The groups that have a committed or pending transactional offset, in order.
     #[must_use]
     pub fn groups(&self) -> Vec<&str> {
-        self.index
-            .iter()
+        sorted(&self.index)
+            .into_iter()
             .filter(|(_, topics)| {
                 topics.values().flat_map(|p| p.values()).any(|slot| {
                     self.slots
@@ -700,40 +705,38 @@ impl OffsetStore {
         if records.is_empty() {
             return None;
         }
-        let mut slots = Vec::with_capacity(records.len());
         for record in &records {
             let Some(key) = record_key(record) else {
-                slots.push(NO_SLOT);
+                self.in_flight_slots.push_back(NO_SLOT);
                 continue;
             };
             let slot = slot_for(&mut self.index, &mut self.slots, &mut self.free_slots, key);
             if let Some(s) = self.slots.get_mut(slot) {
                 s.state.in_flight += 1;
             }
-            slots.push(slot);
+            self.in_flight_slots.push_back(slot);
             if let OffsetRecord::TxnCommit { producer_id, .. } = record {
                 *self.txn_in_flight.entry(*producer_id).or_insert(0) += 1;
             }
         }
-        Some(self.make_write(records, slots))
+        Some(self.make_write(records))
     }
 
-    fn make_write(&mut self, records: Vec<OffsetRecord>, slots: Vec<usize>) -> Write {
+    /// Makes the write of `records`, whose slots were just pushed to `in_flight_slots`.
+    fn make_write(&mut self, records: Vec<OffsetRecord>) -> Write {
         let write = Write {
             id: WriteId(self.next_write_id),
             records,
-            slots,
         };
         self.next_write_id += 1;
         write
     }
 
     fn apply_write(&mut self, write: Write) {
-        let mut slots = write.slots.into_iter();
         for record in write.records {
             let seq = self.next_seq;
             self.next_seq += 1;
-            let slot = slots.next().unwrap_or(NO_SLOT);
+            let slot = self.in_flight_slots.pop_front().unwrap_or(NO_SLOT);
             self.apply(record, seq, Some(slot));
         }
         self.next_apply_id += 1;
@@ -870,6 +873,13 @@ impl OffsetStore {
             }
         }
     }
+}
+
+/// A hashed level of the index as a list ordered by name, for every output that lists it.
+fn sorted<V>(map: &HashMap<String, V, RandomState>) -> Vec<(&String, &V)> {
+    let mut entries: Vec<(&String, &V)> = map.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    entries
 }
 
 fn record_key(record: &OffsetRecord) -> Option<&OffsetKey> {
