@@ -1,13 +1,66 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 //! Benchmarks named in the issue: the full transaction cycle through the coordinator, and
 //! aborted-range lookups for read_committed fetches.
+//!
+//! Each case runs twice: `coordinator`/`index` measure wall-clock time, and
+//! `coordinator_cpu`/`index_cpu` measure the benchmark thread's CPU time (from
+//! `/proc/thread-self/schedstat`), which stays meaningful on a shared, overloaded machine
+//! where the thread is runnable but not running much of the time.
 
 use std::hint::black_box;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use semel_txn::{
     CoordinatorConfig, Effect, Reply, TopicPartition, TransactionCoordinator, TxnIndex, TxnResult,
 };
+
+/// CPU time of the calling thread, in nanoseconds (wall-clock time if the kernel does not
+/// expose it).
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| {
+            static START: OnceLock<Instant> = OnceLock::new();
+            START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+        })
+}
+
+struct ThreadCpuTime;
+
+static WALL: WallTime = WallTime;
+
+impl Measurement for ThreadCpuTime {
+    type Intermediate = u64;
+    type Value = Duration;
+
+    fn start(&self) -> u64 {
+        thread_cpu_ns()
+    }
+
+    fn end(&self, start: u64) -> Duration {
+        Duration::from_nanos(thread_cpu_ns().saturating_sub(start))
+    }
+
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    fn to_f64(&self, value: &Duration) -> f64 {
+        value.as_nanos() as f64
+    }
+
+    fn formatter(&self) -> &dyn ValueFormatter {
+        WALL.formatter()
+    }
+}
 
 /// Confirms every pending record at once (the in-memory stand-in for a durable log) and
 /// reports every marker written.
@@ -26,7 +79,7 @@ fn drive(c: &mut TransactionCoordinator) {
     }
 }
 
-fn transaction_cycle(c: &mut Criterion) {
+fn transaction_cycle<M: Measurement>(c: &mut Criterion<M>, name: &str, flat: bool) {
     let mut coordinator = TransactionCoordinator::new(CoordinatorConfig::default());
     let mut ids = || Some(7);
     let Reply::AfterPersist(_) =
@@ -42,7 +95,12 @@ fn transaction_cycle(c: &mut Criterion) {
     ];
     let offsets = TopicPartition::new("__consumer_offsets", 17);
 
-    let mut group = c.benchmark_group("coordinator");
+    let mut group = c.benchmark_group(name);
+    if flat {
+        // CPU time advances in scheduler ticks: equal, long samples instead of the
+        // default linear ramp that starts with one-iteration samples.
+        group.sampling_mode(SamplingMode::Flat);
+    }
     group.throughput(Throughput::Elements(1));
     group.bench_function("begin_add3_offsets_commit_markers", |b| {
         b.iter(|| {
@@ -66,7 +124,7 @@ fn transaction_cycle(c: &mut Criterion) {
     group.finish();
 }
 
-fn aborted_lookups(c: &mut Criterion) {
+fn aborted_lookups<M: Measurement>(c: &mut Criterion<M>, name: &str, flat: bool) {
     const TXNS: i64 = 100_000;
     // 100,000 aborted transactions of 8 producers, each spanning 10 offsets, interleaved
     // with committed ones: offsets 0..2,000,000.
@@ -88,7 +146,10 @@ fn aborted_lookups(c: &mut Criterion) {
     let mut out: Vec<(i64, i64)> = Vec::with_capacity(16);
     let mut next = 0usize;
 
-    let mut group = c.benchmark_group("index");
+    let mut group = c.benchmark_group(name);
+    if flat {
+        group.sampling_mode(SamplingMode::Flat);
+    }
     group.throughput(Throughput::Elements(1));
     group.bench_function("aborted_in_range_100k", |b| {
         b.iter(|| {
@@ -109,5 +170,20 @@ fn aborted_lookups(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, transaction_cycle, aborted_lookups);
-criterion_main!(benches);
+fn wall(c: &mut Criterion) {
+    transaction_cycle(c, "coordinator", false);
+    aborted_lookups(c, "index", false);
+}
+
+fn cpu(c: &mut Criterion<ThreadCpuTime>) {
+    transaction_cycle(c, "coordinator_cpu", true);
+    aborted_lookups(c, "index_cpu", true);
+}
+
+criterion_group!(wall_benches, wall);
+criterion_group! {
+    name = cpu_benches;
+    config = Criterion::default().with_measurement(ThreadCpuTime).sample_size(20);
+    targets = cpu
+}
+criterion_main!(wall_benches, cpu_benches);

@@ -223,8 +223,9 @@ enum Cause {
 struct Pending {
     id: TransitionId,
     cause: Cause,
-    /// The new durable value; `None` = tombstone. Shared with the emitted record.
-    target: Option<Arc<TxnLogValue>>,
+    /// The new durable value; `None` = tombstone. The emitted record holds a clone (which
+    /// shares the partition set).
+    target: Option<TxnLogValue>,
 }
 
 #[derive(Debug, Clone)]
@@ -263,6 +264,8 @@ pub struct TransactionCoordinator {
     effects: VecDeque<Effect>,
     /// Shared empty partition set (cleared states point here instead of allocating).
     empty_partitions: PartitionSet,
+    /// Reused when a partition set is built.
+    scratch: Vec<TopicPartition>,
 }
 
 fn is_prepare(state: TxnState) -> bool {
@@ -286,6 +289,7 @@ impl TransactionCoordinator {
             next_transition: 0,
             effects: VecDeque::new(),
             empty_partitions: PartitionSet::default(),
+            scratch: Vec::new(),
         }
     }
 
@@ -338,7 +342,7 @@ impl TransactionCoordinator {
             .filter(|(_, e)| e.durable)
             .map(|(k, e)| TxnLogRecord {
                 transactional_id: k.clone(),
-                value: Some(Arc::new(e.meta.clone())),
+                value: Some(e.meta.clone()),
             })
             .collect()
     }
@@ -359,7 +363,6 @@ impl TransactionCoordinator {
         cause: Cause,
         target: Option<TxnLogValue>,
     ) -> TransitionId {
-        let target = target.map(Arc::new);
         let id = TransitionId(self.next_transition);
         self.next_transition += 1;
         if let Some(e) = self.entries.get_mut(txn_id) {
@@ -564,16 +567,18 @@ impl TransactionCoordinator {
             return Reply::Ready(ErrorCode::None);
         }
         let mut target = m.clone();
-        if m.state != TxnState::Ongoing {
+        let key = key.clone();
+        if target.state != TxnState::Ongoing {
             target.txn_start_timestamp_ms = now_ms;
-            target.txn_sequence = m.txn_sequence.wrapping_add(1);
-            target.partitions = partitions.iter().cloned().collect();
+            target.txn_sequence = target.txn_sequence.wrapping_add(1);
+            target.partitions = PartitionSet::from_slice_with(partitions, &mut self.scratch);
         } else {
-            target.partitions.insert_all(partitions);
+            target
+                .partitions
+                .insert_all_with(partitions, &mut self.scratch);
         }
         target.state = TxnState::Ongoing;
         target.txn_last_update_timestamp_ms = now_ms;
-        let key = key.clone();
         Reply::AfterPersist(self.start(&key, cause, Some(target)))
     }
 
@@ -716,8 +721,7 @@ impl TransactionCoordinator {
         };
         let (producer_id, producer_epoch) = (target.producer_id, target.producer_epoch);
         let prepared = is_prepare(target.state);
-        // No copy when the caller has dropped the record it persisted (the usual case).
-        entry.meta = Arc::try_unwrap(target).unwrap_or_else(|shared| TxnLogValue::clone(&shared));
+        entry.meta = target;
         entry.durable = true;
         Self::reset_marker_flags(entry);
         if prepared {
@@ -847,11 +851,18 @@ impl TransactionCoordinator {
             entry.markers_done = 0;
         }
         let before = entry.markers_done;
+        let ranked = m.partitions.as_slice();
+        // Reports usually list the partitions in the set's order: try the next rank first.
+        let mut next = 0usize;
         for p in written {
-            let flag = m
-                .partitions
-                .position(p)
-                .and_then(|i| entry.marker_flags.get_mut(i));
+            let rank = match ranked.get(next) {
+                Some(q) if q == p => Some(next),
+                _ => m.partitions.position(p),
+            };
+            if let Some(i) = rank {
+                next = i + 1;
+            }
+            let flag = rank.and_then(|i| entry.marker_flags.get_mut(i));
             if let Some(flag) = flag.filter(|f| !**f) {
                 *flag = true;
                 entry.markers_done += 1;

@@ -334,7 +334,7 @@ fn exhausted() -> Harness {
     // Fast-forward the epoch by replaying a record, as if many bumps had happened.
     let mut record = h.c.snapshot().remove(0);
     if let Some(v) = record.value.as_mut() {
-        Arc::make_mut(v).producer_epoch = EPOCH_EXHAUSTED;
+        v.producer_epoch = EPOCH_EXHAUSTED;
     }
     h.log.push(record);
     h.c = TransactionCoordinator::replay(h.c.config, &h.log);
@@ -409,7 +409,7 @@ fn fencing_an_ongoing_transaction_at_the_last_epoch_then_init_rotates_the_produc
     let mut h = ready();
     let mut record = h.c.snapshot().remove(0);
     if let Some(v) = record.value.as_mut() {
-        Arc::make_mut(v).producer_epoch = EPOCH_EXHAUSTED;
+        v.producer_epoch = EPOCH_EXHAUSTED;
     }
     h.log.push(record);
     h.c = TransactionCoordinator::replay(h.c.config, &h.log);

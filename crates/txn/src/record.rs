@@ -78,9 +78,16 @@ impl PartialOrd for TopicPartition {
 }
 
 /// A set of partitions, sorted by (topic, partition) without duplicates, shared cheaply
-/// (cloning is a reference count increment; changing a shared set copies it first).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PartitionSet(Arc<Vec<TopicPartition>>);
+/// (cloning is a reference count increment; changing a set makes a new one, in one
+/// allocation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionSet(Arc<[TopicPartition]>);
+
+impl Default for PartitionSet {
+    fn default() -> Self {
+        Self(Arc::from([]))
+    }
+}
 
 impl PartitionSet {
     /// The partitions, ascending.
@@ -113,34 +120,59 @@ impl PartitionSet {
         self.0.binary_search(tp).ok()
     }
 
-    /// Adds `parts` (copying the set first if it is shared).
+    /// Adds `parts` (a new set replaces this one if any is missing).
     pub fn insert_all(&mut self, parts: &[TopicPartition]) {
-        let missing = parts.iter().filter(|tp| !self.contains(tp)).count();
-        if missing == 0 {
-            return;
-        }
-        if Arc::get_mut(&mut self.0).is_none() {
-            // Shared: copy once, with room for the new entries.
-            let mut copy = Vec::with_capacity(self.0.len() + missing);
-            copy.extend(self.0.iter().cloned());
-            self.0 = Arc::new(copy);
-        }
-        let v = Arc::make_mut(&mut self.0);
-        v.reserve(missing);
+        self.insert_all_with(parts, &mut Vec::new());
+    }
+
+    /// [`Self::insert_all`] with a reusable buffer (left empty).
+    pub(crate) fn insert_all_with(
+        &mut self,
+        parts: &[TopicPartition],
+        scratch: &mut Vec<TopicPartition>,
+    ) {
+        scratch.clear();
+        scratch.extend(self.0.iter().cloned());
+        let mut added = false;
         for tp in parts {
-            if let Err(at) = v.binary_search(tp) {
-                v.insert(at, tp.clone());
+            if let Err(at) = scratch.binary_search(tp) {
+                scratch.insert(at, tp.clone());
+                added = true;
             }
         }
+        if added {
+            // Still sorted and free of duplicates: one allocation for the new set.
+            self.0 = scratch.drain(..).collect();
+        } else {
+            scratch.clear();
+        }
+    }
+
+    /// The set of `parts`, sorted and deduplicated (one allocation when `parts` already is).
+    pub(crate) fn from_slice_with(
+        parts: &[TopicPartition],
+        scratch: &mut Vec<TopicPartition>,
+    ) -> Self {
+        if parts.windows(2).all(|w| w[0] < w[1]) {
+            return Self(Arc::from(parts));
+        }
+        scratch.clear();
+        scratch.extend(parts.iter().cloned());
+        Self::from_buffer(scratch)
+    }
+
+    /// The set of the partitions in `buffer`, which it sorts, deduplicates and empties.
+    fn from_buffer(buffer: &mut Vec<TopicPartition>) -> Self {
+        buffer.sort();
+        buffer.dedup();
+        // `Drain` knows its exact length: the shared slice is allocated once.
+        Self(buffer.drain(..).collect())
     }
 }
 
 impl FromIterator<TopicPartition> for PartitionSet {
     fn from_iter<I: IntoIterator<Item = TopicPartition>>(iter: I) -> Self {
-        let mut v: Vec<TopicPartition> = iter.into_iter().collect();
-        v.sort();
-        v.dedup();
-        Self(Arc::new(v))
+        Self::from_buffer(&mut iter.into_iter().collect())
     }
 }
 
@@ -275,9 +307,9 @@ pub struct TxnLogValue {
 pub struct TxnLogRecord {
     /// The transactional id.
     pub transactional_id: Arc<str>,
-    /// Its new state; `None` when the id expired. Shared with the coordinator's pending
-    /// transition, so emitting a record copies nothing.
-    pub value: Option<Arc<TxnLogValue>>,
+    /// Its new state; `None` when the id expired. Cloning a value allocates nothing (its
+    /// partition set is shared).
+    pub value: Option<TxnLogValue>,
 }
 
 impl TxnLogRecord {
@@ -401,7 +433,7 @@ impl TxnLogRecord {
                 previous = Some(tp.clone());
                 partitions.push(tp);
             }
-            Some(Arc::new(TxnLogValue {
+            Some(TxnLogValue {
                 producer_id,
                 previous_producer_id,
                 producer_epoch,
@@ -411,8 +443,8 @@ impl TxnLogRecord {
                 txn_sequence,
                 txn_start_timestamp_ms,
                 txn_last_update_timestamp_ms,
-                partitions: PartitionSet(Arc::new(partitions)),
-            }))
+                partitions: PartitionSet(partitions.into()),
+            })
         } else {
             None
         };
@@ -505,7 +537,7 @@ mod tests {
     fn sample() -> TxnLogRecord {
         TxnLogRecord {
             transactional_id: "tx-1".into(),
-            value: Some(Arc::new(TxnLogValue {
+            value: Some(TxnLogValue {
                 producer_id: 7,
                 previous_producer_id: -1,
                 producer_epoch: 3,
@@ -522,7 +554,7 @@ mod tests {
                 ]
                 .into_iter()
                 .collect(),
-            })),
+            }),
         }
     }
 

@@ -48,7 +48,7 @@ fn record() -> impl Strategy<Value = TxnLogRecord> {
         );
     ("[a-zA-Z0-9.\\-ü]{1,20}", proptest::option::of(value)).prop_map(|(id, value)| TxnLogRecord {
         transactional_id: id.into(),
-        value: value.map(std::sync::Arc::new),
+        value,
     })
 }
 

@@ -1,7 +1,6 @@
 //! Replays the committed fuzz corpus through the fuzz property, and (re)writes the seeds.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use semel_txn::{AbortedTxn, TopicPartition, TxnLogRecord, TxnLogValue, TxnState};
 
@@ -30,15 +29,15 @@ fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     };
     let ongoing = TxnLogRecord {
         transactional_id: "payments-tx".into(),
-        value: Some(Arc::new(value.clone())),
+        value: Some(value.clone()),
     };
     let complete = TxnLogRecord {
         transactional_id: "payments-tx".into(),
-        value: Some(Arc::new(TxnLogValue {
+        value: Some(TxnLogValue {
             state: TxnState::CompleteAbort,
             partitions: Default::default(),
             ..value
-        })),
+        }),
     };
     let tombstone = TxnLogRecord {
         transactional_id: "expired".into(),
