@@ -96,6 +96,9 @@ pub struct CellResult {
     pub elapsed_s: f64,
     /// What happened: faults injected, recoveries, anything unusual.
     pub notes: Vec<String>,
+    /// Whether the fault really happened (the proxy dropped answers, the crash or the kill
+    /// took place); always `true` for [`Fault::None`].
+    pub fault_injected: bool,
 }
 
 /// A snapshot for the progress line.
@@ -120,6 +123,7 @@ struct Shared {
     dedup_skipped: AtomicU64,
     producer_done: AtomicBool,
     consumer_ready: AtomicBool,
+    fault_injected: AtomicBool,
     /// broker-kill: the producer killed the broker (the main thread restarts it).
     killed: AtomicBool,
     /// Failed delivery reports by error (the producer application's view).
@@ -413,6 +417,7 @@ impl Run<'_> {
             if Some(id) == crash_at {
                 // Crash: queue and in-flight requests purged, nothing flushed.
                 crash(producer);
+                self.shared.fault_injected.store(true, Ordering::Relaxed);
                 let acked = self.shared.acked.load(Ordering::Relaxed);
                 // What the application knew when it crashed.
                 let resend = self.unacked(id);
@@ -517,6 +522,7 @@ impl Run<'_> {
             for id in committed..end {
                 if Some(id) == crash_at && !crashed {
                     crashed = true;
+                    self.shared.fault_injected.store(true, Ordering::Relaxed);
                     self.shared.note(format!(
                         "producer crashed in the middle of a transaction ({} of its messages sent, {committed} committed before)",
                         id - committed
@@ -695,6 +701,7 @@ impl Run<'_> {
                     let committed = self.commit(&consumer, next);
                     if crash_now {
                         crashed = true;
+                        self.shared.fault_injected.store(true, Ordering::Relaxed);
                         self.shared.note(format!(
                             "consumer crashed after committing offset {next}, before applying {} messages",
                             charges.len()
@@ -720,6 +727,7 @@ impl Run<'_> {
                     self.apply(&mut *ledger, &charges)?;
                     if crash_now {
                         crashed = true;
+                        self.shared.fault_injected.store(true, Ordering::Relaxed);
                         self.shared.note(format!(
                             "consumer crashed after applying {} messages, before committing offset {next}",
                             charges.len()
@@ -871,11 +879,17 @@ pub fn run_cell(
         )
     });
     restarted?;
+    if restarted_once {
+        shared.fault_injected.store(true, Ordering::Relaxed);
+    }
     produced?;
     consumed?;
     let elapsed_s = started.elapsed().as_secs_f64();
     drop(locked_broker);
     if let Some(proxy) = &proxy {
+        if proxy.dropped.load(Ordering::Relaxed) > 0 {
+            shared.fault_injected.store(true, Ordering::Relaxed);
+        }
         shared.note(format!(
             "proxy dropped {} produce answers",
             proxy.dropped.load(Ordering::Relaxed)
@@ -924,6 +938,7 @@ pub fn run_cell(
         sent: shared.sent.load(Ordering::Relaxed),
         elapsed_s,
         notes,
+        fault_injected: fault == Fault::None || shared.fault_injected.load(Ordering::Relaxed),
     })
 }
 

@@ -22,6 +22,8 @@ pub fn verdict(cell: &CellResult) -> &'static str {
     };
     if broken || cell.foreign_rows > 0 {
         "BROKEN"
+    } else if !cell.fault_injected {
+        "NOT INJECTED"
     } else if cell.fault == Fault::None && (lost || duplicated) {
         "UNEXPECTED"
     } else {
@@ -148,6 +150,7 @@ pub fn json(cells: &[CellResult], run: Value) -> Value {
                 "consumed": c.consumed,
                 "sent": c.sent,
                 "elapsed_s": c.elapsed_s,
+                "fault_injected": c.fault_injected,
                 "verdict": verdict(c),
                 "notes": c.notes,
             })
@@ -370,4 +373,123 @@ pub fn svg(cells: &[CellResult]) -> String {
     }
     svg.push_str("</svg>\n");
     svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::exposure;
+
+    fn cell(semantics: Semantics, fault: Fault, lost: u64, duplicates: u64) -> CellResult {
+        let messages = 100;
+        CellResult {
+            semantics,
+            fault,
+            exposure: exposure(semantics, fault),
+            messages,
+            ledger_rows: messages - lost + duplicates,
+            delivered: messages - lost,
+            duplicate_count: duplicates,
+            lost_count: lost,
+            message_loss_rate: lost as f64 / messages as f64,
+            foreign_rows: 0,
+            latency_p50_ms: 3.5,
+            latency_p99_ms: 12.0,
+            throughput_rps: 2500.0,
+            ledger_total: 500 * (messages - lost + duplicates) as i64,
+            expected_total: 500 * messages as i64,
+            dedup_skipped: 0,
+            consumed: messages,
+            sent: messages,
+            elapsed_s: 1.0,
+            notes: vec!["a <note> & more".to_owned()],
+            fault_injected: true,
+        }
+    }
+
+    #[test]
+    fn verdict_names_each_broken_promise() {
+        use Fault::{BrokerKill, None as NoFault};
+        use Semantics::{AtLeastOnce, AtMostOnce, ExactlyOnce};
+        assert_eq!(verdict(&cell(AtMostOnce, BrokerKill, 5, 0)), "ok");
+        assert_eq!(verdict(&cell(AtMostOnce, BrokerKill, 0, 1)), "BROKEN");
+        assert_eq!(verdict(&cell(AtLeastOnce, BrokerKill, 0, 5)), "ok");
+        assert_eq!(verdict(&cell(AtLeastOnce, BrokerKill, 1, 0)), "BROKEN");
+        assert_eq!(verdict(&cell(ExactlyOnce, BrokerKill, 0, 0)), "ok");
+        assert_eq!(verdict(&cell(ExactlyOnce, BrokerKill, 0, 1)), "BROKEN");
+        let mut wrong_total = cell(ExactlyOnce, BrokerKill, 0, 0);
+        wrong_total.ledger_total += 1;
+        assert_eq!(verdict(&wrong_total), "BROKEN");
+        assert_eq!(verdict(&cell(AtMostOnce, NoFault, 1, 0)), "UNEXPECTED");
+        let mut not_injected = cell(AtLeastOnce, BrokerKill, 0, 0);
+        not_injected.fault_injected = false;
+        assert_eq!(verdict(&not_injected), "NOT INJECTED");
+    }
+
+    #[test]
+    fn table_has_a_header_a_rule_and_one_aligned_row_per_cell() {
+        let cells = [
+            cell(Semantics::AtMostOnce, Fault::None, 0, 0),
+            cell(Semantics::ExactlyOnce, Fault::ConsumerCrash, 0, 0),
+        ];
+        let text = table(&cells);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4);
+        assert!(lines[0].starts_with("semantics"));
+        assert!(lines[1].starts_with("---"));
+        assert!(lines[3].starts_with("exactly-once  consumer-crash"));
+        assert!(lines[2].contains("100/100") && lines[2].contains("500.00/500.00"));
+        // Every column starts at the same place on every line.
+        let column = lines[0].find("verdict").unwrap();
+        assert_eq!(lines[2].find("ok"), Some(column));
+    }
+
+    #[test]
+    fn json_holds_every_figure_of_every_cell() {
+        let cells = [cell(Semantics::AtLeastOnce, Fault::LostAcks, 0, 7)];
+        let value = json(&cells, json!({"messages_per_cell": 100}));
+        let c = &value["cells"][0];
+        assert_eq!(c["semantics"], "at-least-once");
+        assert_eq!(c["fault"], "lost-acks");
+        assert_eq!(c["duplicate_count"], 7);
+        assert_eq!(c["message_loss_rate"], 0.0);
+        assert_eq!(c["processing_latency_ms"]["p99"], 12.0);
+        assert_eq!(c["throughput_rps"], 2500.0);
+        assert_eq!(c["ledger_total_cents"], 53500);
+        assert_eq!(c["expected_total_cents"], 50000);
+        assert_eq!(c["can_duplicate"], true);
+        assert_eq!(c["verdict"], "ok");
+        assert_eq!(value["run"]["messages_per_cell"], 100);
+    }
+
+    #[test]
+    fn svg_is_one_escaped_document_with_every_semantics_and_fault() {
+        let mut cells = Vec::new();
+        for s in Semantics::ALL {
+            for f in Fault::ALL {
+                cells.push(cell(s, f, u64::from(f == Fault::LostAcks), 0));
+            }
+        }
+        let svg = svg(&cells);
+        assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+        assert!(svg.trim_end().ends_with("</svg>"));
+        assert_eq!(svg.matches("<svg").count(), 1);
+        assert_eq!(svg.matches("<text").count(), svg.matches("</text>").count());
+        for s in Semantics::ALL {
+            assert!(svg.contains(s.name()));
+        }
+        for f in Fault::ALL {
+            assert!(svg.contains(&format!(">{}</text>", f.name())));
+        }
+        // Four panels: 3 throughput bars, 6 latency bars, 15 loss bars, 15 duplicate bars.
+        assert_eq!(svg.matches("<title>").count(), 3 + 6 + 15 + 15);
+        assert!(!svg.contains("NaN") && !svg.contains("inf"));
+    }
+
+    #[test]
+    fn notes_escape_nothing_and_name_the_cell() {
+        let text = notes(&[cell(Semantics::AtMostOnce, Fault::BrokerKill, 0, 0)]);
+        assert_eq!(text, "at-most-once × broker-kill: a <note> & more\n");
+        assert_eq!(escape("a<b>&"), "a&lt;b&gt;&amp;");
+    }
 }
