@@ -131,6 +131,20 @@ impl PartitionSet {
         parts: &[TopicPartition],
         scratch: &mut Vec<TopicPartition>,
     ) {
+        if let [tp] = parts {
+            // One partition (AddOffsetsToTxn): build the new set around it directly.
+            if let Err(at) = self.0.binary_search(tp) {
+                let (head, tail) = self.0.split_at(at);
+                // An exact-length iterator: the new set is allocated once.
+                self.0 = head
+                    .iter()
+                    .cloned()
+                    .chain(std::iter::once(tp.clone()))
+                    .chain(tail.iter().cloned())
+                    .collect();
+            }
+            return;
+        }
         scratch.clear();
         scratch.extend(self.0.iter().cloned());
         let mut added = false;
@@ -721,6 +735,48 @@ mod tests {
         assert_eq!(shared.len(), 2, "a shared set is copied before it changes");
         assert_eq!(set.position(&TopicPartition::new("b", 0)), Some(2));
         assert!(!set.contains(&TopicPartition::new("c", 0)));
+    }
+
+    fn names(set: &PartitionSet) -> Vec<(&str, i32)> {
+        set.iter().map(|tp| (&*tp.topic, tp.partition)).collect()
+    }
+
+    #[test]
+    fn inserting_one_partition_keeps_the_set_sorted_at_start_middle_end_and_when_present() {
+        let tp = TopicPartition::new;
+        let base: PartitionSet = [tp("b", 0), tp("d", 0)].into_iter().collect();
+        let mut scratch = Vec::new();
+        for (add, want) in [
+            (tp("a", 9), vec![("a", 9), ("b", 0), ("d", 0)]),
+            (tp("c", 0), vec![("b", 0), ("c", 0), ("d", 0)]),
+            (tp("d", 1), vec![("b", 0), ("d", 0), ("d", 1)]),
+            (tp("b", 0), vec![("b", 0), ("d", 0)]),
+        ] {
+            let mut set = base.clone();
+            set.insert_all_with(&[add], &mut scratch);
+            assert_eq!(names(&set), want);
+            assert!(scratch.is_empty());
+        }
+        assert_eq!(
+            names(&base),
+            vec![("b", 0), ("d", 0)],
+            "the shared set is unchanged"
+        );
+    }
+
+    #[test]
+    fn a_set_from_a_slice_is_sorted_and_unique_whatever_the_slice_order() {
+        let tp = TopicPartition::new;
+        let mut scratch = Vec::new();
+        let sorted = PartitionSet::from_slice_with(&[tp("a", 0), tp("a", 1)], &mut scratch);
+        assert_eq!(names(&sorted), vec![("a", 0), ("a", 1)]);
+        let unsorted = PartitionSet::from_slice_with(
+            &[tp("b", 0), tp("a", 1), tp("b", 0), tp("a", 0)],
+            &mut scratch,
+        );
+        assert_eq!(names(&unsorted), vec![("a", 0), ("a", 1), ("b", 0)]);
+        assert!(scratch.is_empty());
+        assert!(PartitionSet::from_slice_with(&[], &mut scratch).is_empty());
     }
 
     #[test]
