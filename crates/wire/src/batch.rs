@@ -30,7 +30,7 @@ mod records;
 pub use builder::RecordBatchBuilder;
 pub use control::{ControlRecordType, EndTxnMarker};
 pub use patch::{patch_base_offset, patch_log_append_time, patch_partition_leader_epoch};
-pub use records::{Record, RecordHeader, Records};
+pub use records::{HeaderRefs, Record, RecordHeader, RecordRef, RecordRefs, Records};
 pub(crate) use records::{decode_record, decode_record_full, skip_record};
 
 use crate::codec::Decoder;
@@ -553,6 +553,16 @@ impl RecordBatch {
     /// [`DecodeErrorKind::CompressedRecords`] for a compressed batch, and
     /// [`DecodeErrorKind::InvalidRecord`] for a negative `records_count`.
     pub fn records(&self) -> Result<Records, DecodeError> {
+        let count = self.plain_records_count()?;
+        Ok(Records::new(
+            self.bytes.clone(),
+            RECORD_BATCH_HEADER_BYTES,
+            count,
+        ))
+    }
+
+    /// The records count of a batch whose records are plain (not compressed).
+    fn plain_records_count(&self) -> Result<usize, DecodeError> {
         if self.is_compressed() {
             return Err(DecodeError::new(
                 21,
@@ -563,8 +573,19 @@ impl RecordBatch {
         }
         let count = usize::try_from(self.header.records_count)
             .map_err(|_| invalid(57, "negative records count"))?;
-        Ok(Records::new(
-            self.bytes.clone(),
+        Ok(count)
+    }
+
+    /// Like [`RecordBatch::records`], borrowing: keys, values and headers are slices of the
+    /// batch, so iterating touches no reference count and allocates nothing (the fast way to
+    /// read many small records).
+    ///
+    /// # Errors
+    /// As [`RecordBatch::records`].
+    pub fn records_ref(&self) -> Result<RecordRefs<'_>, DecodeError> {
+        let count = self.plain_records_count()?;
+        Ok(RecordRefs::new(
+            &self.bytes,
             RECORD_BATCH_HEADER_BYTES,
             count,
         ))

@@ -1,8 +1,8 @@
 //! Properties checked by the fuzz targets in `fuzz/` and by the corpus replay tests.
 
 use crate::batch::{
-    Record, RecordBatch, RecordBatchBuilder, Records, decode_record_full, patch_base_offset,
-    patch_log_append_time, patch_partition_leader_epoch, skip_record,
+    Record, RecordBatch, RecordBatchBuilder, RecordRefs, Records, decode_record_full,
+    patch_base_offset, patch_log_append_time, patch_partition_leader_epoch, skip_record,
 };
 use crate::codec::{Decoder, Encoder};
 use bytes::Bytes;
@@ -146,6 +146,39 @@ pub fn wire_records(data: &[u8]) {
     let inside = |b: &Bytes| {
         b.is_empty() || (b.as_ptr() as usize >= start && b.as_ptr() as usize + b.len() <= end)
     };
+    // The borrowing iterator yields the same records and errors as the owning one.
+    let owned: Vec<_> = Records::new(input.clone(), 0, usize::from(count)).collect();
+    let borrowed: Vec<_> = RecordRefs::new(&input, 0, usize::from(count)).collect();
+    assert_eq!(
+        owned.len(),
+        borrowed.len(),
+        "the iterators yield different counts"
+    );
+    for (o, b) in owned.iter().zip(&borrowed) {
+        match (o, b) {
+            (Ok(o), Ok(b)) => {
+                let headers: Vec<(&[u8], Option<&[u8]>)> = o
+                    .headers
+                    .iter()
+                    .map(|h| (&h.key[..], h.value.as_deref()))
+                    .collect();
+                assert_eq!(
+                    (o.attributes, o.timestamp_delta, o.offset_delta),
+                    (b.attributes, b.timestamp_delta, b.offset_delta),
+                    "borrowed record fields differ"
+                );
+                assert_eq!(o.key.as_deref(), b.key, "borrowed key differs");
+                assert_eq!(o.value.as_deref(), b.value, "borrowed value differs");
+                assert_eq!(b.header_count(), headers.len(), "header count differs");
+                assert_eq!(b.headers().collect::<Vec<_>>(), headers, "headers differ");
+            }
+            (Err(o), Err(b)) => assert_eq!(o, b, "the iterators report different errors"),
+            (o, b) => must::<(), _>(
+                Err((o, b)),
+                "one iterator accepts a record the other refuses",
+            ),
+        }
+    }
     let mut records = Records::new(input.clone(), 0, usize::from(count));
     // The validation walk (no keys or values taken) must agree with the iterator step by step.
     let mut walk = 0;

@@ -22,9 +22,10 @@ pub use messages::{
 };
 
 pub use batch::{
-    Compression, ControlRecordType, EndTxnMarker, RECORD_BATCH_HEADER_BYTES, Record, RecordBatch,
-    RecordBatchBuilder, RecordBatchHeader, RecordBatches, RecordHeader, Records, TimestampType,
-    patch_base_offset, patch_log_append_time, patch_partition_leader_epoch,
+    Compression, ControlRecordType, EndTxnMarker, HeaderRefs, RECORD_BATCH_HEADER_BYTES, Record,
+    RecordBatch, RecordBatchBuilder, RecordBatchHeader, RecordBatches, RecordHeader, RecordRef,
+    RecordRefs, Records, TimestampType, patch_base_offset, patch_log_append_time,
+    patch_partition_leader_epoch,
 };
 pub use frame::{DEFAULT_MAX_FRAME_BYTES, FrameDecoder, encode_frame};
 pub use record_set::RecordSet;

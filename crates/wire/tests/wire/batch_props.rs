@@ -159,6 +159,22 @@ proptest! {
         }
         let back: Vec<ModelRecord> = records.iter().map(|r| to_model(&batch, r)).collect();
         prop_assert_eq!(back, m.records.clone());
+        // The borrowing iterator reads the same records.
+        let borrowed: Vec<ModelRecord> = batch
+            .records_ref()
+            .unwrap()
+            .map(Result::unwrap)
+            .map(|r| ModelRecord {
+                timestamp_ms: batch.base_timestamp() + r.timestamp_delta,
+                key: r.key.map(<[u8]>::to_vec),
+                value: r.value.map(<[u8]>::to_vec),
+                headers: r
+                    .headers()
+                    .map(|(k, v)| (k.to_vec(), v.map(<[u8]>::to_vec)))
+                    .collect(),
+            })
+            .collect();
+        prop_assert_eq!(borrowed, m.records.clone());
         // Every key and value is a slice of the batch, not a copy.
         let range = bytes.as_ptr() as usize..bytes.as_ptr() as usize + bytes.len();
         for r in &records {
