@@ -507,6 +507,7 @@ impl Run<'_> {
         let mut committed = 0u64;
         let mut attempts = 0u64;
         let mut crashed = false;
+        let mut commit_ms: Vec<f64> = Vec::new();
         'transactions: while committed < n {
             if self.past_deadline() {
                 return Ok(());
@@ -553,8 +554,10 @@ impl Run<'_> {
                 }
             }
             loop {
+                let commit_started = Instant::now();
                 match producer.commit_transaction(Timeout::After(Duration::from_secs(20))) {
                     Ok(()) => {
+                        commit_ms.push(commit_started.elapsed().as_secs_f64() * 1000.0);
                         committed = end;
                         break;
                     }
@@ -570,6 +573,13 @@ impl Run<'_> {
                 }
             }
         }
+        commit_ms.sort_by(f64::total_cmp);
+        self.shared.note(format!(
+            "{} transactions committed; commit_transaction took {:.1} ms (median), {:.1} ms (max)",
+            commit_ms.len(),
+            percentile(&commit_ms, 50.0),
+            percentile(&commit_ms, 100.0)
+        ));
         let transactions = n.div_ceil(size);
         if attempts > transactions {
             self.shared.note(format!(

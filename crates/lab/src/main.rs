@@ -24,11 +24,13 @@ struct Args {
         default_value = "at-most-once,at-least-once,exactly-once"
     )]
     semantics: Vec<Semantics>,
-    /// Faults to inject, comma separated: none (nothing fails), lost-acks (a proxy drops every
-    /// n-th Produce answer and cuts the connection), producer-crash (the producer dies halfway
-    /// with its queue purged; a new one resumes), consumer-crash (the consumer dies between
-    /// applying and committing once the ledger holds half; a new one resumes from the committed
-    /// offset), broker-kill (SIGKILL once half is acknowledged, then restart).
+    /// Faults to inject, comma separated: none (nothing fails); lost-acks (a TCP proxy drops
+    /// every n-th Produce answer and cuts that connection); producer-crash (the producer dies
+    /// halfway, queue and in-flight requests purged; a new one resumes as its semantics
+    /// would); consumer-crash (the consumer dies between its two steps, apply and offset
+    /// commit, once the ledger holds about half; a new one resumes from the committed offset);
+    /// broker-kill (SIGKILL while the producer is a little past half, then restart on the same
+    /// port and data directory).
     #[arg(
         long,
         value_delimiter = ',',
@@ -38,7 +40,7 @@ struct Args {
     /// Directory for lab.json, lab.svg and lab.txt (created if missing).
     #[arg(long, default_value = "lab-out")]
     out: PathBuf,
-    /// The semel broker binary [default: `semel` next to this binary, else $SEMEL_BIN].
+    /// The semel broker binary [default: $SEMEL_BIN, else `semel` next to this binary].
     #[arg(long)]
     semel: Option<PathBuf>,
     /// Messages per transaction of the exactly-once producer.

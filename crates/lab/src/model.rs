@@ -59,11 +59,14 @@ pub enum Fault {
     /// The producer crashes halfway (its queue and in-flight requests purged, no flush) and a
     /// new one resumes the way an application of that semantics would.
     ProducerCrash,
-    /// The consumer crashes between its two steps (apply and commit) once the ledger holds
-    /// half the messages; a new consumer resumes from the committed offset.
+    /// The consumer crashes between its two steps once the ledger holds about half the
+    /// messages: after applying and before committing the offset (at-least-once, exactly-once),
+    /// after committing and before applying (at-most-once). A new consumer resumes from the
+    /// committed offset.
     ConsumerCrash,
-    /// The broker is killed with SIGKILL once half the messages are acknowledged, and
-    /// restarted on the same port and data directory.
+    /// The broker is killed with SIGKILL while the producer is a little past half of the
+    /// workload (with a quarter acknowledged, the rest queued or in flight), and restarted on
+    /// the same port and data directory.
     BrokerKill,
 }
 

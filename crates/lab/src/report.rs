@@ -191,7 +191,7 @@ fn nice_max(max: f64) -> f64 {
 }
 
 fn panel(svg: &mut String, p: &Panel<'_>, x: f64, y: f64, w: f64, h: f64) {
-    let (left, top, bottom) = (56.0, 28.0, 40.0);
+    let (left, top, bottom) = (56.0, 28.0, 52.0);
     let (plot_w, plot_h) = (w - left - 10.0, h - top - bottom);
     let max = nice_max(p.values.iter().flatten().copied().fold(0.0, f64::max));
     let _ = writeln!(
@@ -248,11 +248,17 @@ fn panel(svg: &mut String, p: &Panel<'_>, x: f64, y: f64, w: f64, h: f64) {
                 format_tick(*value)
             );
         }
+        // Many groups: labels on two staggered lines so long names do not collide.
+        let stagger = if p.groups.len() > 3 && g % 2 == 1 {
+            12.0
+        } else {
+            0.0
+        };
         let _ = writeln!(
             svg,
             r#"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="middle">{}</text>"#,
             gx + group_w * 0.4,
-            y + top + plot_h + 14.0,
+            y + top + plot_h + 14.0 + stagger,
             escape(name)
         );
     }
@@ -315,7 +321,7 @@ pub fn svg(cells: &[CellResult]) -> String {
                 .collect(),
         },
         Panel {
-            title: "Produce → ledger latency per semantics (no fault)",
+            title: "Latency, produce → ledger (no fault)",
             unit: "ms",
             groups: names,
             series: vec!["p50", "p99"],
