@@ -21,6 +21,8 @@ use crate::ledger::{Charge, Ledger, amount_of};
 use crate::model::{Exposure, Fault, Semantics, exposure};
 
 const TOPIC: &str = "charges";
+/// exactly-once-ctp: the copier's output, which the ledger consumer reads.
+const OUTPUT: &str = "ledger-feed";
 
 /// How every cell runs.
 #[derive(Debug, Clone)]
@@ -122,6 +124,8 @@ struct Shared {
     consumed: AtomicU64,
     dedup_skipped: AtomicU64,
     producer_done: AtomicBool,
+    /// exactly-once-ctp: the copier has copied everything it will.
+    copier_done: AtomicBool,
     consumer_ready: AtomicBool,
     fault_injected: AtomicBool,
     /// broker-kill: the producer killed the broker (the main thread restarts it).
@@ -250,6 +254,12 @@ impl Run<'_> {
     }
 
     fn producer(&self) -> Result<LabProducer, Error> {
+        self.producer_as("semel-lab-charges", true)
+    }
+
+    /// A producer of this cell's semantics; `transactional_id` is used by the exactly-once
+    /// ones, `counted`: whether its delivery reports are the workload's acknowledgements.
+    fn producer_as(&self, transactional_id: &str, counted: bool) -> Result<LabProducer, Error> {
         let mut config = self.client_config();
         config
             .set("linger.ms", "5")
@@ -271,11 +281,11 @@ impl Run<'_> {
                     .set("max.in.flight.requests.per.connection", "5")
                     .set("message.timeout.ms", "30000");
             }
-            Semantics::ExactlyOnce => {
+            Semantics::ExactlyOnce | Semantics::ExactlyOnceTransform => {
                 config
                     .set("acks", "all")
                     .set("enable.idempotence", "true")
-                    .set("transactional.id", "semel-lab-charges")
+                    .set("transactional.id", transactional_id)
                     .set("transaction.timeout.ms", "60000")
                     .set("message.timeout.ms", "30000");
             }
@@ -283,22 +293,41 @@ impl Run<'_> {
         config
             .create_with_context(Reports {
                 shared: Arc::clone(&self.shared),
-                alive: Arc::new(AtomicBool::new(true)),
+                alive: Arc::new(AtomicBool::new(counted)),
             })
             .map_err(kafka("create producer"))
     }
 
     fn consumer(&self) -> Result<BaseConsumer, Error> {
+        self.consumer_of(
+            self.sink_topic(),
+            &format!("semel-lab-{}", self.semantics.name()),
+        )
+    }
+
+    /// The topic the ledger consumer reads.
+    fn sink_topic(&self) -> &'static str {
+        if self.semantics == Semantics::ExactlyOnceTransform {
+            OUTPUT
+        } else {
+            TOPIC
+        }
+    }
+
+    fn consumer_of(&self, topic: &str, group: &str) -> Result<BaseConsumer, Error> {
         let mut config = self.client_config();
         config
-            .set("group.id", format!("semel-lab-{}", self.semantics.name()))
+            .set("group.id", group)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("fetch.wait.max.ms", "50")
             .set(
                 "isolation.level",
-                if self.semantics == Semantics::ExactlyOnce {
+                if matches!(
+                    self.semantics,
+                    Semantics::ExactlyOnce | Semantics::ExactlyOnceTransform
+                ) {
                     "read_committed"
                 } else {
                     "read_uncommitted"
@@ -308,7 +337,7 @@ impl Run<'_> {
         // A standalone consumer: the partition is assigned, the position resumes from the
         // group's committed offset.
         let mut list = TopicPartitionList::new();
-        list.add_partition_offset(TOPIC, 0, Offset::Stored)
+        list.add_partition_offset(topic, 0, Offset::Stored)
             .map_err(kafka("assignment"))?;
         consumer.assign(&list).map_err(kafka("assign"))?;
         Ok(consumer)
@@ -589,6 +618,163 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// exactly-once-ctp: a copier (consume-transform-produce) that reads the input
+    /// `read_committed` and writes each charge to the output topic in a transaction that also
+    /// commits the input offset (`send_offsets_to_transaction`).
+    fn copier(&self) -> Result<(BaseConsumer, LabProducer), Error> {
+        let consumer = self.consumer_of(TOPIC, "semel-lab-copier")?;
+        let producer = self.producer_as("semel-lab-copier", false)?;
+        self.init_transactions(&producer)?;
+        Ok((consumer, producer))
+    }
+
+    /// Hands a charge to the copier's producer unchanged (its produce time is the original
+    /// one, so latency is end to end). `Ok(false)`: stopped.
+    fn forward(&self, producer: &LabProducer, charge: &Charge) -> Result<bool, KafkaError> {
+        let payload = charge.encode();
+        let key = charge.message_id.to_string();
+        loop {
+            let record = BaseRecord::to(OUTPUT)
+                .partition(0)
+                .key(&key)
+                .payload(&payload);
+            match producer.send(record) {
+                Ok(()) => return Ok(true),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    if self.past_deadline() {
+                        return Ok(false);
+                    }
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err((e, _)) => return Err(e),
+            }
+        }
+    }
+
+    /// One copier transaction: the chunk to the output, the input offset with it, commit.
+    /// `crash`: stop with the transaction open, as a crashed copier would.
+    fn copy_chunk(
+        &self,
+        consumer: &BaseConsumer,
+        producer: &LabProducer,
+        chunk: &[(i64, Charge)],
+        next: i64,
+        crash: bool,
+    ) -> Result<bool, Error> {
+        let failed =
+            |what: &'static str| move |e: KafkaError| Error::Client(format!("{what}: {e}"));
+        producer
+            .begin_transaction()
+            .map_err(failed("begin_transaction"))?;
+        for (_, charge) in chunk {
+            if !self.forward(producer, charge).map_err(failed("send"))? {
+                return Ok(false);
+            }
+        }
+        if crash {
+            return Ok(false);
+        }
+        let mut offsets = TopicPartitionList::new();
+        offsets
+            .add_partition_offset(TOPIC, 0, Offset::Offset(next))
+            .map_err(failed("offsets"))?;
+        let metadata = consumer.group_metadata().ok_or_else(|| {
+            Error::Client("the copier's consumer has no group metadata".to_owned())
+        })?;
+        producer
+            .send_offsets_to_transaction(
+                &offsets,
+                &metadata,
+                Timeout::After(Duration::from_secs(20)),
+            )
+            .map_err(failed("send_offsets_to_transaction"))?;
+        producer
+            .commit_transaction(Timeout::After(Duration::from_secs(20)))
+            .map_err(failed("commit_transaction"))?;
+        Ok(true)
+    }
+
+    /// exactly-once-ctp: runs the copier until the producer is done and the input is copied.
+    /// Any failure replaces the copier with a new one (same `transactional.id`: the old one
+    /// is fenced and its open transaction aborted) that resumes from the committed input
+    /// offset. The consumer-crash fault crashes the copier with a transaction open.
+    fn copy(&self) -> Result<(), Error> {
+        let result = self.copy_all();
+        self.shared.copier_done.store(true, Ordering::Relaxed);
+        result
+    }
+
+    fn copy_all(&self) -> Result<(), Error> {
+        let n = self.config.messages;
+        let size = usize::try_from(self.config.transaction_size.max(1)).unwrap_or(100);
+        let (mut consumer, mut producer) = self.copier()?;
+        let mut crashed = self.fault != Fault::ConsumerCrash;
+        let mut idle_since: Option<Instant> = None;
+        let mut copied = 0u64;
+        let mut replaced = 0u64;
+        loop {
+            if self.past_deadline() {
+                self.shared
+                    .note("cell timed out: copier stopped".to_owned());
+                return Ok(());
+            }
+            let chunk = self.poll_chunk_counted(&consumer, size, false);
+            let Some(&(last_offset, _)) = chunk.last() else {
+                if self.shared.producer_done.load(Ordering::Relaxed) {
+                    let idle = *idle_since.get_or_insert_with(Instant::now);
+                    if self.caught_up(&consumer, TOPIC)
+                        || idle.elapsed() >= self.config.idle_timeout
+                    {
+                        break;
+                    }
+                }
+                continue;
+            };
+            idle_since = None;
+            let crash = !crashed && copied + chunk.len() as u64 >= n / 2;
+            match self.copy_chunk(&consumer, &producer, &chunk, last_offset + 1, crash) {
+                Ok(true) => copied += chunk.len() as u64,
+                Ok(false) if crash => {
+                    crashed = true;
+                    self.shared.fault_injected.store(true, Ordering::Relaxed);
+                    self.shared.note(format!(
+                        "copier crashed with {} charges written in its open transaction, input offset {} not committed",
+                        chunk.len(),
+                        last_offset + 1
+                    ));
+                    let (new_consumer, new_producer) = self.copier()?;
+                    let zombie = std::mem::replace(&mut producer, new_producer);
+                    match zombie.commit_transaction(Timeout::After(Duration::from_secs(10))) {
+                        Ok(()) => self.shared.note(
+                            "the old copier could still commit after the new one started: NOT fenced".to_owned(),
+                        ),
+                        Err(e) => self
+                            .shared
+                            .note(format!("the old copier is fenced: its commit failed ({e})")),
+                    }
+                    drop(zombie);
+                    drop(std::mem::replace(&mut consumer, new_consumer));
+                }
+                Ok(false) => return Ok(()),
+                Err(e) => {
+                    replaced += 1;
+                    if replaced == 1 {
+                        self.shared
+                            .note(format!("copier transaction failed ({e}); copier replaced"));
+                    }
+                    drop(producer);
+                    drop(consumer);
+                    (consumer, producer) = self.copier()?;
+                }
+            }
+        }
+        if replaced > 1 {
+            self.shared
+                .note(format!("copier replaced {replaced} times after errors"));
+        }
+        Ok(())
+    }
+
     fn abort_or_replace(&self, producer: &mut LabProducer) -> Result<(), Error> {
         match producer.abort_transaction(Timeout::After(Duration::from_secs(20))) {
             Ok(()) => Ok(()),
@@ -611,7 +797,9 @@ impl Run<'_> {
         }
         let result = match self.semantics {
             Semantics::AtMostOnce | Semantics::AtLeastOnce => self.produce_plain(),
-            Semantics::ExactlyOnce => self.produce_transactional(),
+            Semantics::ExactlyOnce | Semantics::ExactlyOnceTransform => {
+                self.produce_transactional()
+            }
         };
         self.shared.producer_done.store(true, Ordering::Relaxed);
         result
@@ -619,6 +807,15 @@ impl Run<'_> {
 
     /// Up to `max` messages: waits for the first, then takes what is already there.
     fn poll_chunk(&self, consumer: &BaseConsumer, max: usize) -> Vec<(i64, Charge)> {
+        self.poll_chunk_counted(consumer, max, true)
+    }
+
+    fn poll_chunk_counted(
+        &self,
+        consumer: &BaseConsumer,
+        max: usize,
+        counted: bool,
+    ) -> Vec<(i64, Charge)> {
         let mut chunk = Vec::new();
         let mut wait = Duration::from_millis(100);
         while chunk.len() < max {
@@ -626,7 +823,9 @@ impl Run<'_> {
                 None => break,
                 Some(Err(_)) => {}
                 Some(Ok(message)) => {
-                    self.shared.consumed.fetch_add(1, Ordering::Relaxed);
+                    if counted {
+                        self.shared.consumed.fetch_add(1, Ordering::Relaxed);
+                    }
                     if let Some(charge) = message.payload().and_then(Charge::decode) {
                         chunk.push((message.offset(), charge));
                     }
@@ -637,21 +836,21 @@ impl Run<'_> {
         chunk
     }
 
-    fn caught_up(&self, consumer: &BaseConsumer) -> bool {
+    fn caught_up(&self, consumer: &BaseConsumer, topic: &str) -> bool {
         let Ok(position) = consumer.position() else {
             return false;
         };
-        let Some(Offset::Offset(at)) = position.find_partition(TOPIC, 0).map(|p| p.offset()) else {
+        let Some(Offset::Offset(at)) = position.find_partition(topic, 0).map(|p| p.offset()) else {
             return false;
         };
         consumer
-            .fetch_watermarks(TOPIC, 0, Duration::from_secs(1))
+            .fetch_watermarks(topic, 0, Duration::from_secs(1))
             .is_ok_and(|(_, high)| at >= high)
     }
 
     fn commit(&self, consumer: &BaseConsumer, next: i64) -> Result<(), KafkaError> {
         let mut list = TopicPartitionList::new();
-        list.add_partition_offset(TOPIC, 0, Offset::Offset(next))?;
+        list.add_partition_offset(self.sink_topic(), 0, Offset::Offset(next))?;
         consumer.commit(&list, CommitMode::Sync)
     }
 
@@ -664,7 +863,9 @@ impl Run<'_> {
                     .fetch_add(skipped, Ordering::Relaxed);
                 applied
             }
-            Semantics::AtMostOnce | Semantics::AtLeastOnce => {
+            // The copier's output is applied without a dedup check: whatever the broker's
+            // transactions let through twice is counted twice.
+            Semantics::AtMostOnce | Semantics::AtLeastOnce | Semantics::ExactlyOnceTransform => {
                 ledger.apply_all(charges, now_us())?
             }
         };
@@ -676,12 +877,20 @@ impl Run<'_> {
     /// (the others). The consumer-crash fault drops it between its two steps once.
     fn consume(&self, ledger: &mut Ledger) -> Result<(), Error> {
         let n = self.config.messages;
+        let topic = self.sink_topic();
         let mut consumer = self.consumer()?;
         // Connected and positioned: the first poll resolves the committed offset.
-        let _ = consumer.fetch_watermarks(TOPIC, 0, Duration::from_secs(5));
+        let _ = consumer.fetch_watermarks(topic, 0, Duration::from_secs(5));
         let _ = consumer.poll(Duration::from_millis(200));
         self.shared.consumer_ready.store(true, Ordering::Relaxed);
-        let mut crashed = self.fault != Fault::ConsumerCrash;
+        // exactly-once-ctp: the crash hits the copier (the consume-transform-produce step).
+        let mut crashed =
+            self.fault != Fault::ConsumerCrash || self.semantics == Semantics::ExactlyOnceTransform;
+        let upstream_done = if self.semantics == Semantics::ExactlyOnceTransform {
+            &self.shared.copier_done
+        } else {
+            &self.shared.producer_done
+        };
         let mut idle_since: Option<Instant> = None;
         let mut commit_failures = 0u64;
         let mut dropped = 0u64;
@@ -693,9 +902,11 @@ impl Run<'_> {
             }
             let chunk = self.poll_chunk(&consumer, 200);
             let Some(&(last_offset, _)) = chunk.last() else {
-                if self.shared.producer_done.load(Ordering::Relaxed) {
+                if upstream_done.load(Ordering::Relaxed) {
                     let idle = *idle_since.get_or_insert_with(Instant::now);
-                    if self.caught_up(&consumer) || idle.elapsed() >= self.config.idle_timeout {
+                    if self.caught_up(&consumer, topic)
+                        || idle.elapsed() >= self.config.idle_timeout
+                    {
                         break;
                     }
                 }
@@ -733,7 +944,9 @@ impl Run<'_> {
                         dropped += charges.len() as u64;
                     }
                 }
-                Semantics::AtLeastOnce | Semantics::ExactlyOnce => {
+                Semantics::AtLeastOnce
+                | Semantics::ExactlyOnce
+                | Semantics::ExactlyOnceTransform => {
                     self.apply(&mut *ledger, &charges)?;
                     if crash_now {
                         crashed = true;
@@ -815,13 +1028,19 @@ pub fn run_cell(
     if let Some(proxy) = &proxy {
         proxy.set_target(broker.addr);
     }
-    let code = harness("create the topic", || {
-        semel_e2e::raw::create_topic(&mut RawConnection::connect(broker.addr), TOPIC, 1)
-    })?;
-    if code != 0 {
-        return Err(Error::Harness(format!(
-            "CreateTopics answered error {code}"
-        )));
+    let mut topics = vec![TOPIC];
+    if semantics == Semantics::ExactlyOnceTransform {
+        topics.push(OUTPUT);
+    }
+    for topic in topics {
+        let code = harness("create the topic", || {
+            semel_e2e::raw::create_topic(&mut RawConnection::connect(broker.addr), topic, 1)
+        })?;
+        if code != 0 {
+            return Err(Error::Harness(format!(
+                "CreateTopics {topic} answered error {code}"
+            )));
+        }
     }
     let mut ledger = Ledger::open(&work_dir.join(format!("ledger-{semantics}-{fault}.db")))?;
     let shared = Arc::new(Shared::default());
@@ -847,11 +1066,18 @@ pub fn run_cell(
         broker: &locked_broker,
     };
     let mut restarted_once = false;
-    let (produced, consumed, restarted) = std::thread::scope(|scope| {
+    let (produced, consumed, copied, restarted) = std::thread::scope(|scope| {
         let producer = scope.spawn(|| run.produce());
         let consumer = scope.spawn(|| run.consume(&mut ledger));
+        let copier = scope.spawn(|| {
+            if semantics == Semantics::ExactlyOnceTransform {
+                run.copy()
+            } else {
+                Ok(())
+            }
+        });
         let mut restarted = Ok(());
-        while !(producer.is_finished() && consumer.is_finished()) {
+        while !(producer.is_finished() && consumer.is_finished() && copier.is_finished()) {
             let acked = shared.acked.load(Ordering::Relaxed);
             if !restarted_once && shared.killed.load(Ordering::Relaxed) {
                 restarted_once = true;
@@ -885,10 +1111,12 @@ pub fn run_cell(
         (
             join(producer.join(), "producer"),
             join(consumer.join(), "consumer"),
+            join(copier.join(), "copier"),
             restarted,
         )
     });
     restarted?;
+    copied?;
     if restarted_once {
         shared.fault_injected.store(true, Ordering::Relaxed);
     }

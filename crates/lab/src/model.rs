@@ -13,11 +13,22 @@ pub enum Semantics {
     /// Transactional idempotent producer; `read_committed` consumer that applies through the
     /// dedup store (effect and idempotency key in one database transaction), then commits.
     ExactlyOnce,
+    /// Transactional idempotent producer; a consume-transform-produce copier (`read_committed`,
+    /// output and input offsets in one Kafka transaction with `send_offsets_to_transaction`);
+    /// the ledger consumer reads the copier's output `read_committed` and applies every
+    /// message it gets, without a dedup check, so the broker's transactions alone must keep
+    /// the ledger exact. The consumer-crash fault crashes the copier.
+    ExactlyOnceTransform,
 }
 
 impl Semantics {
     /// Every semantics, in report order.
-    pub const ALL: [Self; 3] = [Self::AtMostOnce, Self::AtLeastOnce, Self::ExactlyOnce];
+    pub const ALL: [Self; 4] = [
+        Self::AtMostOnce,
+        Self::AtLeastOnce,
+        Self::ExactlyOnce,
+        Self::ExactlyOnceTransform,
+    ];
 
     /// The name used on the command line and in reports.
     pub fn name(self) -> &'static str {
@@ -25,6 +36,7 @@ impl Semantics {
             Self::AtMostOnce => "at-most-once",
             Self::AtLeastOnce => "at-least-once",
             Self::ExactlyOnce => "exactly-once",
+            Self::ExactlyOnceTransform => "exactly-once-ctp",
         }
     }
 }
@@ -43,7 +55,7 @@ impl FromStr for Semantics {
             .into_iter()
             .find(|x| x.name() == s)
             .ok_or_else(|| {
-                format!("unknown semantics {s:?} (at-most-once, at-least-once, exactly-once)")
+                format!("unknown semantics {s:?} (at-most-once, at-least-once, exactly-once, exactly-once-ctp)")
             })
     }
 }
@@ -137,7 +149,7 @@ pub fn exposure(semantics: Semantics, fault: Fault) -> Exposure {
             can_lose: false,
             can_duplicate: faulty,
         },
-        Semantics::ExactlyOnce => Exposure {
+        Semantics::ExactlyOnce | Semantics::ExactlyOnceTransform => Exposure {
             can_lose: false,
             can_duplicate: false,
         },

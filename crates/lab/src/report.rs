@@ -18,7 +18,9 @@ pub fn verdict(cell: &CellResult) -> &'static str {
     let broken = match cell.semantics {
         Semantics::AtMostOnce => duplicated,
         Semantics::AtLeastOnce => lost,
-        Semantics::ExactlyOnce => lost || duplicated || cell.ledger_total != cell.expected_total,
+        Semantics::ExactlyOnce | Semantics::ExactlyOnceTransform => {
+            lost || duplicated || cell.ledger_total != cell.expected_total
+        }
     };
     if broken || cell.foreign_rows > 0 {
         "BROKEN"
@@ -159,7 +161,7 @@ pub fn json(cells: &[CellResult], run: Value) -> Value {
     json!({ "run": run, "cells": cells })
 }
 
-const COLORS: [&str; 3] = ["#4e79a7", "#f28e2b", "#59a14f"];
+const COLORS: [&str; 4] = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1"];
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
@@ -263,11 +265,12 @@ fn panel(svg: &mut String, p: &Panel<'_>, x: f64, y: f64, w: f64, h: f64) {
         );
     }
     for (s, name) in p.series.iter().enumerate() {
-        let lx = x + left + 130.0 * s as f64;
+        let spacing = (plot_w / p.series.len().max(1) as f64).min(130.0);
+        let lx = x + left + spacing * s as f64;
         let ly = y + h - 10.0;
         let _ = writeln!(
             svg,
-            r#"<rect x="{lx:.1}" y="{:.1}" width="10" height="10" fill="{}"/><text x="{:.1}" y="{ly:.1}" font-size="10">{}</text>"#,
+            r#"<rect x="{lx:.1}" y="{:.1}" width="10" height="10" fill="{}"/><text x="{:.1}" y="{ly:.1}" font-size="9">{}</text>"#,
             ly - 9.0,
             COLORS[s % COLORS.len()],
             lx + 14.0,
@@ -487,8 +490,10 @@ mod tests {
         for f in Fault::ALL {
             assert!(svg.contains(&format!(">{}</text>", f.name())));
         }
-        // Four panels: 3 throughput bars, 6 latency bars, 15 loss bars, 15 duplicate bars.
-        assert_eq!(svg.matches("<title>").count(), 3 + 6 + 15 + 15);
+        // Four panels: a throughput bar and two latency bars per semantics, a loss bar and a
+        // duplicate bar per cell.
+        let (s, f) = (Semantics::ALL.len(), Fault::ALL.len());
+        assert_eq!(svg.matches("<title>").count(), s + 2 * s + 2 * s * f);
         assert!(!svg.contains("NaN") && !svg.contains("inf"));
     }
 

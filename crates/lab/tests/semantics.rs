@@ -143,3 +143,25 @@ fn exactly_once_neither_loses_nor_duplicates_and_the_ledger_is_exact_under_any_f
         producer.notes
     );
 }
+
+#[test]
+fn exactly_once_consume_transform_produce_keeps_a_ledger_without_dedup_exact_under_any_fault() {
+    let cells = run(Semantics::ExactlyOnceTransform);
+    for c in &cells {
+        let name = format!("{} × {}", c.semantics, c.fault);
+        assert_eq!((c.lost_count, c.duplicate_count), (0, 0), "{name}");
+        assert_eq!(c.ledger_total, c.expected_total, "{name}: ledger total");
+        assert_eq!(c.dedup_skipped, 0, "{name}: this ledger has no dedup check");
+    }
+    // The copier crashed with a transaction open; a new one fenced it and resumed from the
+    // committed input offset; the ledger (which counts every message it reads) stayed exact.
+    let crash = cell(&cells, Fault::ConsumerCrash);
+    assert!(
+        crash
+            .notes
+            .iter()
+            .any(|n| n.contains("old copier is fenced")),
+        "{:?}",
+        crash.notes
+    );
+}
