@@ -316,7 +316,7 @@ fn run(ops: Vec<Op>, durability: Durability) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
     #[test]
     fn no_key_applied_twice_across_reopen_and_crash(
