@@ -466,3 +466,28 @@ fn default_config_is_seven_days_and_full_durability() {
     assert_eq!(config.ttl_ms, 604_800_000);
     assert_eq!(config.durability, Durability::Full);
 }
+
+#[test]
+fn uncommitted_batch_is_invisible_to_another_connection_until_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dedup.sqlite");
+    let mut writer = with_ledger(DedupStore::open(&path, config()).unwrap());
+    let mut other = with_ledger(DedupStore::open(&path, config()).unwrap());
+    let mut batch = writer.batch().unwrap();
+    assert!(
+        !batch
+            .apply_once(b"a", 100, charge(b"a", 1))
+            .unwrap()
+            .is_duplicate()
+    );
+    assert!(!other.contains(b"a").unwrap());
+    assert!(ledger(&other).is_empty());
+    batch.commit().unwrap();
+    assert!(other.contains(b"a").unwrap());
+    assert_eq!(ledger(&other), vec![(b"a".to_vec(), 1)]);
+    // The second connection sees the key as a duplicate.
+    assert_eq!(
+        other.apply_once(b"a", 200, charge(b"a", 1)).unwrap(),
+        Applied::Duplicate
+    );
+}
