@@ -75,12 +75,19 @@ struct Args {
     /// Extra librdkafka setting for every consumer, `key=value` (repeatable; for experiments).
     #[arg(long = "consumer-set")]
     consumer_set: Vec<String>,
+    /// Extra librdkafka setting for every throughput producer, `key=value` (repeatable).
+    #[arg(long = "producer-set")]
+    producer_set: Vec<String>,
     /// Latency probe at this rate instead of half the measured peak.
     #[arg(long)]
     latency_rate: Option<u64>,
     /// Seconds of the latency probe [default: 8, or 4 with --quick].
     #[arg(long)]
     latency_seconds: Option<f64>,
+    /// Seconds each throughput run sends (and each consume reads) [default: 3, or 1.5 with
+    /// --quick].
+    #[arg(long)]
+    seconds: Option<f64>,
     /// Skip the machine-limit measurements.
     #[arg(long)]
     no_limits: bool,
@@ -242,6 +249,8 @@ fn run_once(target: Target, bins: &Binaries, tmp: &Path, job: &Job) -> Result<Ru
         records: throughput.records,
         seconds: throughput.seconds,
         size,
+        commit_seconds: throughput.commit_seconds,
+        commits: throughput.commits,
         cpu_s: usage.cpu_s - cpu_before,
         cpu_stat_s: usage.stat_cpu_s,
         peak_rss_mib: usage.peak_rss_mib,
@@ -309,6 +318,12 @@ fn main() {
             .split_once('=')
             .unwrap_or_else(|| panic!("--consumer-set wants key=value, got {kv}"));
         workloads::consumer_extra(k, v);
+    }
+    for kv in &args.producer_set {
+        let (k, v) = kv
+            .split_once('=')
+            .unwrap_or_else(|| panic!("--producer-set wants key=value, got {kv}"));
+        workloads::producer_extra(k, v);
     }
     let started = Instant::now();
     let runs = args.runs.unwrap_or(if args.quick { 1 } else { 3 }).max(1);
@@ -424,16 +439,13 @@ fn main() {
         measure_limits(&tmp, args.quick, runs.max(3))
     };
 
-    let max_seconds = if args.quick { 8.0 } else { 15.0 };
+    // Every run sends for a fixed time (or up to a cap of records), so a slow target costs no
+    // more wall time than a fast one; consume reads for at most the same time.
+    let max_seconds = args.seconds.unwrap_or(if args.quick { 1.5 } else { 3.0 });
     let mut figures = Vec::new();
     for &target in &chosen {
         for &(p, size) in &configs {
-            let records: u64 = match (size <= 128, args.quick) {
-                (true, true) => 100_000,
-                (true, false) => 300_000,
-                (false, true) => 30_000,
-                (false, false) => 100_000,
-            };
+            let records: u64 = if size <= 128 { 10_000_000 } else { 3_000_000 };
             for workload in Workload::ALL {
                 if !args.workloads.is_empty() && !args.workloads.contains(&workload.slug()) {
                     continue;
@@ -457,13 +469,16 @@ fn main() {
                     match run_once(target, &bins, &tmp, &job) {
                         Ok(r) => {
                             eprintln!(
-                                "{} | {} | {p}p {size} B | run {run}: {:.0} records/s, {:.1} MB/s, cpu {:.2} s, rss {:.0} MiB",
+                                "{} | {} | {p}p {size} B | run {run}: {:.0} records/s, {:.1} MB/s, cpu {:.3} s, rss {:.0} MiB, {} commits blocking {:.2} of {:.2} s",
                                 target.name(),
                                 workload.name(),
                                 r.records as f64 / r.seconds,
                                 r.records as f64 / r.seconds * size as f64 / 1e6,
                                 r.cpu_s,
-                                r.peak_rss_mib
+                                r.peak_rss_mib,
+                                r.commits,
+                                r.commit_seconds,
+                                r.seconds
                             );
                             figure.runs.push(r);
                         }

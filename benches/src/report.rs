@@ -61,6 +61,10 @@ pub(crate) struct Run {
     pub(crate) seconds: f64,
     /// Record payload bytes.
     pub(crate) size: usize,
+    /// Wall seconds the producer spent blocked in `commit_transaction`.
+    pub(crate) commit_seconds: f64,
+    /// Transactions committed.
+    pub(crate) commits: u64,
     /// Broker CPU seconds spent in the timed part (and, for produce, start-up and topic creation).
     pub(crate) cpu_s: f64,
     /// The `/proc/<pid>/stat` tick figure for the broker's whole life (cross-check).
@@ -128,6 +132,7 @@ impl Figure {
             "runs": self.runs.iter().map(|r| json!({
                 "records": r.records, "seconds": r.seconds,
                 "records_per_s": r.records_per_s(), "mb_per_s": r.mb_per_s(),
+                "commits": r.commits, "commit_blocked_s": r.commit_seconds,
                 "broker_cpu_s": r.cpu_s, "broker_cpu_stat_ticks_s": r.cpu_stat_s,
                 "broker_peak_rss_mib": r.peak_rss_mib, "pages": r.pages,
             })).collect::<Vec<_>>(),
@@ -249,7 +254,7 @@ fn config_label(partitions: i32, size: usize) -> String {
     format!(
         "{partitions} partition{}, {}",
         if partitions == 1 { "" } else { "s" },
-        if size >= 1024 && size % 1024 == 0 {
+        if size >= 1024 && size.is_multiple_of(1024) {
             format!("{} KiB", size / 1024)
         } else {
             format!("{size} B")
