@@ -17,11 +17,13 @@ struct Args {
     /// Uniquely numbered messages (charges) per cell.
     #[arg(long, default_value_t = 2000)]
     messages: u64,
-    /// Semantics to run, comma separated: at-most-once, at-least-once, exactly-once.
+    /// Semantics to run, comma separated: at-most-once, at-least-once, exactly-once (the
+    /// consumer applies through the dedup store), exactly-once-ctp (a consume-transform-produce
+    /// copier with send_offsets_to_transaction feeds a ledger that has no dedup check).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "at-most-once,at-least-once,exactly-once"
+        default_value = "at-most-once,at-least-once,exactly-once,exactly-once-ctp"
     )]
     semantics: Vec<Semantics>,
     /// Faults to inject, comma separated: none (nothing fails); lost-acks (a TCP proxy drops
