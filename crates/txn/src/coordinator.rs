@@ -262,10 +262,24 @@ pub struct TransactionCoordinator {
     pending: HashMap<TransitionId, Arc<str>, BuildHasherDefault<TransitionHasher>>,
     next_transition: u64,
     effects: VecDeque<Effect>,
-    /// Shared empty partition set (cleared states point here instead of allocating).
-    empty_partitions: PartitionSet,
     /// Reused when a partition set is built.
     scratch: Vec<TopicPartition>,
+}
+
+/// `m` with another partition set, without touching the reference count of `m`'s.
+fn with_partitions(m: &TxnLogValue, partitions: PartitionSet) -> TxnLogValue {
+    TxnLogValue {
+        producer_id: m.producer_id,
+        previous_producer_id: m.previous_producer_id,
+        producer_epoch: m.producer_epoch,
+        last_producer_epoch: m.last_producer_epoch,
+        transaction_timeout_ms: m.transaction_timeout_ms,
+        state: m.state,
+        txn_sequence: m.txn_sequence,
+        txn_start_timestamp_ms: m.txn_start_timestamp_ms,
+        txn_last_update_timestamp_ms: m.txn_last_update_timestamp_ms,
+        partitions,
+    }
 }
 
 fn is_prepare(state: TxnState) -> bool {
@@ -288,7 +302,6 @@ impl TransactionCoordinator {
             pending: HashMap::default(),
             next_transition: 0,
             effects: VecDeque::new(),
-            empty_partitions: PartitionSet::default(),
             scratch: Vec::new(),
         }
     }
@@ -329,7 +342,7 @@ impl TransactionCoordinator {
             .map(|(k, _)| k.clone())
             .collect();
         for id in prepared {
-            c.begin_markers(&id);
+            c.begin_markers(id);
         }
         c
     }
@@ -357,22 +370,23 @@ impl TransactionCoordinator {
         self.pending.len()
     }
 
+    /// Starts the transition of `txn_id` to `target`. Takes the id by value: reference counts
+    /// are atomic operations, the main cost of a transition, so none is spent needlessly.
     fn start(
         &mut self,
-        txn_id: &Arc<str>,
+        txn_id: Arc<str>,
         cause: Cause,
         target: Option<TxnLogValue>,
     ) -> TransitionId {
         let id = TransitionId(self.next_transition);
         self.next_transition += 1;
-        if let Some(e) = self.entries.get_mut(txn_id) {
+        if let Some(e) = self.entries.get_mut(&txn_id) {
             e.pending = Some(Pending {
                 id,
                 cause,
                 target: target.clone(),
             });
         }
-        self.pending.insert(id, txn_id.clone());
         self.effects.push_back(Effect::Persist {
             id,
             record: TxnLogRecord {
@@ -380,6 +394,7 @@ impl TransactionCoordinator {
                 value: target,
             },
         });
+        self.pending.insert(id, txn_id);
         id
     }
 
@@ -429,7 +444,7 @@ impl TransactionCoordinator {
                             txn_sequence: 0,
                             txn_start_timestamp_ms: -1,
                             txn_last_update_timestamp_ms: now_ms,
-                            partitions: self.empty_partitions.clone(),
+                            partitions: PartitionSet::default(),
                         },
                         durable: false,
                         pending: None,
@@ -463,13 +478,12 @@ impl TransactionCoordinator {
                 // Fence the previous incarnation: abort its transaction under a bumped epoch;
                 // the client retries and gets its own bump once the abort completes.
                 let target = Self::fence_target(m, now_ms);
-                Reply::AfterPersist(self.start(&key, Cause::InitFence, Some(target)))
+                Reply::AfterPersist(self.start(key, Cause::InitFence, Some(target)))
             }
             TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort => {
-                let mut target = m.clone();
+                let mut target = with_partitions(m, PartitionSet::default());
                 target.state = TxnState::Empty;
                 target.transaction_timeout_ms = transaction_timeout_ms;
-                target.partitions = self.empty_partitions.clone();
                 target.txn_start_timestamp_ms = -1;
                 target.txn_last_update_timestamp_ms = now_ms;
                 let expected_epoch = expected.map(|(_, e)| e);
@@ -507,7 +521,7 @@ impl TransactionCoordinator {
                         Some(_) => return fail(ErrorCode::ProducerFenced),
                     }
                 }
-                Reply::AfterPersist(self.start(&key, Cause::InitProducerId, Some(target)))
+                Reply::AfterPersist(self.start(key, Cause::InitProducerId, Some(target)))
             }
             TxnState::Dead | TxnState::PrepareEpochFence => fail(ErrorCode::UnknownServerError),
         }
@@ -524,17 +538,16 @@ impl TransactionCoordinator {
     }
 
     /// The checks shared by AddPartitionsToTxn, AddOffsetsToTxn and the verify-only form.
-    fn check_member(
-        &self,
+    fn check_member<'e>(
+        entries: &'e BTreeMap<Arc<str>, Entry>,
         transactional_id: &str,
         producer_id: i64,
         producer_epoch: i16,
-    ) -> Result<(&Arc<str>, &Entry), ErrorCode> {
+    ) -> Result<(&'e Arc<str>, &'e Entry), ErrorCode> {
         if transactional_id.is_empty() {
             return Err(ErrorCode::InvalidRequest);
         }
-        let (key, entry) = self
-            .entries
+        let (key, entry) = entries
             .get_key_value(transactional_id)
             .ok_or(ErrorCode::InvalidProducerIdMapping)?;
         if entry.meta.producer_id != producer_id {
@@ -555,7 +568,12 @@ impl TransactionCoordinator {
         partitions: &[TopicPartition],
         cause: Cause,
     ) -> Reply<ErrorCode> {
-        let (key, entry) = match self.check_member(transactional_id, producer_id, producer_epoch) {
+        let (key, entry) = match Self::check_member(
+            &self.entries,
+            transactional_id,
+            producer_id,
+            producer_epoch,
+        ) {
             Ok(found) => found,
             Err(code) => return Reply::Ready(code),
         };
@@ -566,20 +584,21 @@ impl TransactionCoordinator {
         if m.state == TxnState::Ongoing && partitions.iter().all(|p| m.partitions.contains(p)) {
             return Reply::Ready(ErrorCode::None);
         }
-        let mut target = m.clone();
         let key = key.clone();
-        if target.state != TxnState::Ongoing {
+        let mut target = if m.state != TxnState::Ongoing {
+            let set = PartitionSet::from_slice_with(partitions, &mut self.scratch);
+            let mut target = with_partitions(m, set);
             target.txn_start_timestamp_ms = now_ms;
-            target.txn_sequence = target.txn_sequence.wrapping_add(1);
-            target.partitions = PartitionSet::from_slice_with(partitions, &mut self.scratch);
-        } else {
+            target.txn_sequence = m.txn_sequence.wrapping_add(1);
             target
-                .partitions
-                .insert_all_with(partitions, &mut self.scratch);
-        }
+        } else {
+            let mut set = m.partitions.clone();
+            set.insert_all_with(partitions, &mut self.scratch);
+            with_partitions(m, set)
+        };
         target.state = TxnState::Ongoing;
         target.txn_last_update_timestamp_ms = now_ms;
-        Reply::AfterPersist(self.start(&key, cause, Some(target)))
+        Reply::AfterPersist(self.start(key, cause, Some(target)))
     }
 
     /// AddPartitionsToTxn v0-3, or v4+ with VerifyOnly=false (NOTES D.4). The returned code
@@ -633,7 +652,12 @@ impl TransactionCoordinator {
         partitions: &[TopicPartition],
     ) -> Vec<(TopicPartition, ErrorCode)> {
         let all = |code: ErrorCode| partitions.iter().map(|p| (p.clone(), code)).collect();
-        let entry = match self.check_member(transactional_id, producer_id, producer_epoch) {
+        let entry = match Self::check_member(
+            &self.entries,
+            transactional_id,
+            producer_id,
+            producer_epoch,
+        ) {
             Ok((_, e)) => e,
             Err(code) => return all(code),
         };
@@ -689,7 +713,7 @@ impl TransactionCoordinator {
                 };
                 target.txn_last_update_timestamp_ms = now_ms;
                 let key = key.clone();
-                return Reply::AfterPersist(self.start(&key, Cause::EndTxn, Some(target)));
+                return Reply::AfterPersist(self.start(key, Cause::EndTxn, Some(target)));
             }
             (TxnState::CompleteCommit, TxnResult::Commit)
             | (TxnState::CompleteAbort, TxnResult::Abort) => ErrorCode::None,
@@ -725,7 +749,7 @@ impl TransactionCoordinator {
         entry.durable = true;
         Self::reset_marker_flags(entry);
         if prepared {
-            self.begin_markers(&txn_id);
+            self.begin_markers(txn_id);
         }
         Ok(match pending.cause {
             Cause::InitProducerId => Completion::InitProducerId(InitProducerIdResponse {
@@ -781,8 +805,8 @@ impl TransactionCoordinator {
 
     /// Emits the markers of a prepared transaction (or completes it at once if it has no
     /// partitions).
-    fn begin_markers(&mut self, txn_id: &Arc<str>) {
-        let Some(entry) = self.entries.get_mut(txn_id) else {
+    fn begin_markers(&mut self, txn_id: Arc<str>) {
+        let Some(entry) = self.entries.get_mut(&txn_id) else {
             return;
         };
         Self::reset_marker_flags(entry);
@@ -798,7 +822,7 @@ impl TransactionCoordinator {
             TxnResult::Abort
         };
         self.effects.push_back(Effect::WriteMarkers(WriteMarkers {
-            transactional_id: txn_id.clone(),
+            transactional_id: txn_id,
             txn_sequence: m.txn_sequence,
             producer_id: m.producer_id,
             producer_epoch: m.producer_epoch,
@@ -807,15 +831,14 @@ impl TransactionCoordinator {
         }));
     }
 
-    fn start_complete(&mut self, txn_id: &Arc<str>, now_ms: i64) -> Option<TransitionId> {
-        let entry = self.entries.get(txn_id)?;
-        let mut target = entry.meta.clone();
+    fn start_complete(&mut self, txn_id: Arc<str>, now_ms: i64) -> Option<TransitionId> {
+        let entry = self.entries.get(&txn_id)?;
+        let mut target = with_partitions(&entry.meta, PartitionSet::default());
         target.state = match entry.meta.state {
             TxnState::PrepareCommit => TxnState::CompleteCommit,
             TxnState::PrepareAbort => TxnState::CompleteAbort,
             _ => return None,
         };
-        target.partitions = self.empty_partitions.clone();
         target.txn_last_update_timestamp_ms = now_ms;
         Some(self.start(txn_id, Cause::Internal, Some(target)))
     }
@@ -829,8 +852,11 @@ impl TransactionCoordinator {
         markers: &WriteMarkers,
         written: impl IntoIterator<Item = &'a TopicPartition>,
     ) -> MarkersOutcome {
-        let key = markers.transactional_id.clone();
-        let Some(entry) = self.entries.get_mut(&key).filter(|e| e.durable) else {
+        let Some(entry) = self
+            .entries
+            .get_mut(&*markers.transactional_id)
+            .filter(|e| e.durable)
+        else {
             return MarkersOutcome::Ignored;
         };
         let m = &entry.meta;
@@ -874,7 +900,7 @@ impl TransactionCoordinator {
         if entry.markers_done < m.partitions.len() || entry.pending.is_some() {
             return MarkersOutcome::Progress;
         }
-        match self.start_complete(&key, now_ms) {
+        match self.start_complete(markers.transactional_id.clone(), now_ms) {
             Some(id) => MarkersOutcome::Completing(id),
             None => MarkersOutcome::Progress,
         }
@@ -911,18 +937,18 @@ impl TransactionCoordinator {
                 0 => {
                     if let Some(e) = self.entries.get(&k) {
                         let target = Self::fence_target(&e.meta, now_ms);
-                        self.start(&k, Cause::Internal, Some(target));
+                        self.start(k, Cause::Internal, Some(target));
                     }
                 }
                 1 => {
                     if self.entries.get(&k).is_some_and(|e| e.durable) {
-                        self.start(&k, Cause::Internal, None);
+                        self.start(k, Cause::Internal, None);
                     } else {
                         self.entries.remove(&k);
                     }
                 }
                 _ => {
-                    self.start_complete(&k, now_ms);
+                    self.start_complete(k, now_ms);
                 }
             }
         }

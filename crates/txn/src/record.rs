@@ -78,36 +78,43 @@ impl PartialOrd for TopicPartition {
 }
 
 /// A set of partitions, sorted by (topic, partition) without duplicates, shared cheaply
-/// (cloning is a reference count increment; changing a set makes a new one, in one
-/// allocation).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PartitionSet(Arc<[TopicPartition]>);
+/// (cloning is a reference count increment, and nothing for the empty set; changing a set
+/// makes a new one, in one allocation).
+#[derive(Debug, Clone, Default)]
+pub struct PartitionSet(Option<Arc<[TopicPartition]>>);
 
-impl Default for PartitionSet {
-    fn default() -> Self {
-        Self(Arc::from([]))
+impl PartialEq for PartitionSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
     }
 }
 
+impl Eq for PartitionSet {}
+
 impl PartitionSet {
+    /// The set holding exactly `partitions` (sorted, unique); `None` stands for empty.
+    fn shared(partitions: Arc<[TopicPartition]>) -> Self {
+        Self((!partitions.is_empty()).then_some(partitions))
+    }
+
     /// The partitions, ascending.
     pub fn iter(&self) -> std::slice::Iter<'_, TopicPartition> {
-        self.0.iter()
+        self.as_slice().iter()
     }
 
     /// The partitions as an ascending slice.
     pub fn as_slice(&self) -> &[TopicPartition] {
-        &self.0
+        self.0.as_deref().unwrap_or(&[])
     }
 
     /// How many partitions.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.as_slice().len()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.as_slice().is_empty()
     }
 
     /// Whether `tp` is in the set (binary search).
@@ -117,7 +124,7 @@ impl PartitionSet {
 
     /// Rank of `tp` in the set, if present.
     pub fn position(&self, tp: &TopicPartition) -> Option<usize> {
-        self.0.binary_search(tp).ok()
+        self.as_slice().binary_search(tp).ok()
     }
 
     /// Adds `parts` (a new set replaces this one if any is missing).
@@ -131,22 +138,24 @@ impl PartitionSet {
         parts: &[TopicPartition],
         scratch: &mut Vec<TopicPartition>,
     ) {
+        let current = self.as_slice();
         if let [tp] = parts {
             // One partition (AddOffsetsToTxn): build the new set around it directly.
-            if let Err(at) = self.0.binary_search(tp) {
-                let (head, tail) = self.0.split_at(at);
+            if let Err(at) = current.binary_search(tp) {
+                let (head, tail) = current.split_at(at);
                 // An exact-length iterator: the new set is allocated once.
-                self.0 = head
-                    .iter()
-                    .cloned()
-                    .chain(std::iter::once(tp.clone()))
-                    .chain(tail.iter().cloned())
-                    .collect();
+                *self = Self::shared(
+                    head.iter()
+                        .cloned()
+                        .chain(std::iter::once(tp.clone()))
+                        .chain(tail.iter().cloned())
+                        .collect(),
+                );
             }
             return;
         }
         scratch.clear();
-        scratch.extend(self.0.iter().cloned());
+        scratch.extend(current.iter().cloned());
         let mut added = false;
         for tp in parts {
             if let Err(at) = scratch.binary_search(tp) {
@@ -156,7 +165,7 @@ impl PartitionSet {
         }
         if added {
             // Still sorted and free of duplicates: one allocation for the new set.
-            self.0 = scratch.drain(..).collect();
+            *self = Self::shared(scratch.drain(..).collect());
         } else {
             scratch.clear();
         }
@@ -168,7 +177,7 @@ impl PartitionSet {
         scratch: &mut Vec<TopicPartition>,
     ) -> Self {
         if parts.windows(2).all(|w| w[0] < w[1]) {
-            return Self(Arc::from(parts));
+            return Self::shared(Arc::from(parts));
         }
         scratch.clear();
         scratch.extend(parts.iter().cloned());
@@ -180,7 +189,12 @@ impl PartitionSet {
         buffer.sort();
         buffer.dedup();
         // `Drain` knows its exact length: the shared slice is allocated once.
-        Self(buffer.drain(..).collect())
+        Self::shared(buffer.drain(..).collect())
+    }
+
+    /// A set already known to be sorted and free of duplicates (the decoder checks).
+    pub(crate) fn from_sorted(partitions: Vec<TopicPartition>) -> Self {
+        Self::shared(partitions.into())
     }
 }
 
@@ -195,7 +209,7 @@ impl<'a> IntoIterator for &'a PartitionSet {
     type IntoIter = std::slice::Iter<'a, TopicPartition>;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter()
+        self.iter()
     }
 }
 
@@ -457,7 +471,7 @@ impl TxnLogRecord {
                 txn_sequence,
                 txn_start_timestamp_ms,
                 txn_last_update_timestamp_ms,
-                partitions: PartitionSet(partitions.into()),
+                partitions: PartitionSet::from_sorted(partitions),
             })
         } else {
             None
