@@ -564,9 +564,7 @@ impl Run<'_> {
                         Ok(()) => self.shared.note(
                             "the old producer could still commit after the new one started: NOT fenced".to_owned(),
                         ),
-                        Err(e) => self
-                            .shared
-                            .note(format!("the old producer is fenced: its commit failed ({e})")),
+                        Err(e) => self.shared.note(fencing_note("producer", &e)),
                     }
                     crash(zombie);
                     continue 'transactions;
@@ -748,9 +746,7 @@ impl Run<'_> {
                         Ok(()) => self.shared.note(
                             "the old copier could still commit after the new one started: NOT fenced".to_owned(),
                         ),
-                        Err(e) => self
-                            .shared
-                            .note(format!("the old copier is fenced: its commit failed ({e})")),
+                        Err(e) => self.shared.note(fencing_note("copier", &e)),
                     }
                     drop(zombie);
                     drop(std::mem::replace(&mut consumer, new_consumer));
@@ -979,6 +975,16 @@ impl Run<'_> {
             ));
         }
         Ok(())
+    }
+}
+
+/// What the old (zombie) producer's failed commit says: fenced, or failed for another reason.
+fn fencing_note(who: &str, error: &KafkaError) -> String {
+    let text = error.to_string();
+    if text.to_ascii_lowercase().contains("fenced") {
+        format!("the old {who} is fenced: its commit failed ({text})")
+    } else {
+        format!("the old {who}'s commit failed, but not as fenced ({text})")
     }
 }
 
