@@ -80,8 +80,16 @@ impl PartialOrd for TopicPartition {
 /// A set of partitions, sorted by (topic, partition) without duplicates, shared cheaply
 /// (cloning is a reference count increment, and nothing for the empty set; changing a set
 /// makes a new one, in one allocation).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct PartitionSet(Option<Arc<[TopicPartition]>>);
+
+impl std::fmt::Debug for PartitionSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("PartitionSet")
+            .field(&self.as_slice())
+            .finish()
+    }
+}
 
 impl PartialEq for PartitionSet {
     fn eq(&self, other: &Self) -> bool {
