@@ -280,8 +280,9 @@ fn latency_once(
     let broker = Running::start(target, bins, tmp)?;
     let context = |e: String| format!("{e}; broker log: {}", broker.log_tail());
     workloads::create_topic(&broker.bootstrap(), "latency", 1).map_err(context)?;
-    let samples = workloads::latency(&broker.bootstrap(), "latency", rate, seconds, 1.0, 100)
-        .map_err(context)?;
+    let (samples, acks) =
+        workloads::latency(&broker.bootstrap(), "latency", rate, seconds, 1.0, 100)
+            .map_err(context)?;
     let usage = broker.usage();
     eprintln!(
         "  broker pid {}: cpu {:.3} s (stat ticks {:.2} s; ps times {})",
@@ -296,6 +297,8 @@ fn latency_once(
         p99: quantile(&samples, 0.99),
         p999: quantile(&samples, 0.999),
         samples: samples.len(),
+        ack_p50: quantile(&acks, 0.5),
+        ack_p99: quantile(&acks, 0.99),
         cpu_s: usage.cpu_s,
         peak_rss_mib: usage.peak_rss_mib,
     })
@@ -554,12 +557,14 @@ fn main() {
                 match latency_once(target, &bins, &tmp, rate, seconds) {
                     Ok(r) => {
                         eprintln!(
-                            "{} | latency @ {rate}/s | run {run}: p50 {:.2} p99 {:.2} p99.9 {:.2} ms ({} samples)",
+                            "{} | latency @ {rate}/s | run {run}: p50 {:.2} p99 {:.2} p99.9 {:.2} ms ({} samples); produce ack p50 {:.2} p99 {:.2} ms",
                             target.name(),
                             r.p50,
                             r.p99,
                             r.p999,
-                            r.samples
+                            r.samples,
+                            r.ack_p50,
+                            r.ack_p99
                         );
                         figure.runs.push(r);
                     }

@@ -167,6 +167,10 @@ pub(crate) struct LatencyRun {
     pub(crate) p999: f64,
     /// Samples behind the quantiles.
     pub(crate) samples: usize,
+    /// Produce→acknowledgement median, ms (the produce path alone).
+    pub(crate) ack_p50: f64,
+    /// Produce→acknowledgement 99th percentile, ms.
+    pub(crate) ack_p99: f64,
     /// Broker CPU seconds.
     pub(crate) cpu_s: f64,
     /// Broker peak RSS MiB.
@@ -328,6 +332,7 @@ impl Results {
                 "p999_ms": f.q(|r| r.p999).map(Spread::json),
                 "runs": f.runs.iter().map(|r| json!({
                     "p50_ms": r.p50, "p99_ms": r.p99, "p999_ms": r.p999, "samples": r.samples,
+                    "ack_p50_ms": r.ack_p50, "ack_p99_ms": r.ack_p99,
                     "broker_cpu_s": r.cpu_s, "broker_peak_rss_mib": r.peak_rss_mib,
                 })).collect::<Vec<_>>(),
                 "errors": f.errors,
@@ -570,14 +575,14 @@ impl Results {
         );
         let _ = writeln!(
             s,
-            "| target | rate (records/s) | p50 ms | p99 ms | p99.9 ms | broker CPU s / run | samples / run |\n|---|---|---|---|---|---|---|"
+            "| target | rate (records/s) | p50 ms | p99 ms | p99.9 ms | produce→ack p50 / p99 ms | broker CPU s / run | samples / run |\n|---|---|---|---|---|---|---|---|"
         );
         let ms = |v: f64| format!("{v:.2}");
         for f in &self.latency {
             if f.runs.is_empty() {
                 let _ = writeln!(
                     s,
-                    "| {} | {} ({}) | failed: {} | | | | |",
+                    "| {} | {} ({}) | failed: {} | | | | | |",
                     f.target.name(),
                     f.rate,
                     f.rate_basis,
@@ -587,13 +592,15 @@ impl Results {
             }
             let _ = writeln!(
                 s,
-                "| {} | {} ({}) | {} | {} | {} | {} | {} |",
+                "| {} | {} ({}) | {} | {} | {} | {} / {} | {} | {} |",
                 f.target.name(),
                 f.rate,
                 f.rate_basis,
                 fmt_spread(f.q(|r| r.p50), ms),
                 fmt_spread(f.q(|r| r.p99), ms),
                 fmt_spread(f.q(|r| r.p999), ms),
+                fmt_spread(f.q(|r| r.ack_p50), ms),
+                fmt_spread(f.q(|r| r.ack_p99), ms),
                 fmt_spread(f.q(|r| r.cpu_s), ms),
                 f.runs.first().map_or(0, |r| r.samples)
             );

@@ -149,6 +149,10 @@ struct Deliveries {
     ok: AtomicU64,
     failed: AtomicU64,
     first_error: Mutex<Option<String>>,
+    /// For the latency probe: the clock the payloads' send times are read against, and
+    /// every acknowledgement latency (ms) of a timed record.
+    epoch: Option<Instant>,
+    ack_ms: Mutex<Vec<f64>>,
 }
 
 /// The producer context sharing [`Deliveries`] with the caller.
@@ -163,8 +167,21 @@ impl ProducerContext for Counting {
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
         let this = &self.0;
         match result {
-            Ok(_) => {
+            Ok(message) => {
                 this.ok.fetch_add(1, Ordering::Relaxed);
+                if let Some(epoch) = this.epoch
+                    && let Some(sent) = message
+                        .payload()
+                        .and_then(|p| p.get(..8))
+                        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                        .map(u64::from_le_bytes)
+                    && sent != u64::MAX
+                {
+                    let now = u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                    if let Ok(mut acks) = this.ack_ms.lock() {
+                        acks.push(now.saturating_sub(sent) as f64 / 1e6);
+                    }
+                }
             }
             Err((e, _)) => {
                 this.failed.fetch_add(1, Ordering::Relaxed);
@@ -445,7 +462,8 @@ pub(crate) fn consume(
 
 /// Sends `size`-byte records at `rate` per second for `seconds` (acks=all, linger.ms=0) to
 /// partition 0 while one consumer reads them; every record carries its send time. Records
-/// sent in the first `warmup` seconds are not counted. Returns the latencies in ms, sorted.
+/// sent in the first `warmup` seconds are not counted. Returns the produce→consume latencies and the produce→acknowledgement latencies (in ms,
+/// sorted): the second splits the first into the produce path and the fetch path.
 pub(crate) fn latency(
     bootstrap: &str,
     topic: &str,
@@ -453,8 +471,12 @@ pub(crate) fn latency(
     seconds: f64,
     warmup: f64,
     size: usize,
-) -> Result<Vec<f64>, String> {
-    let deliveries = Arc::new(Deliveries::default());
+) -> Result<(Vec<f64>, Vec<f64>), String> {
+    let epoch = Instant::now();
+    let deliveries = Arc::new(Deliveries {
+        epoch: Some(epoch),
+        ..Deliveries::default()
+    });
     let producer: ThreadedProducer<Counting> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("linger.ms", "0")
@@ -469,7 +491,6 @@ pub(crate) fn latency(
     list.add_partition_offset(topic, 0, rdkafka::Offset::Beginning)
         .map_err(|e| format!("assign: {e}"))?;
     consumer.assign(&list).map_err(|e| format!("assign: {e}"))?;
-    let epoch = Instant::now();
     let total = (rate as f64 * seconds) as u64;
     let to = topic.to_owned();
     let size = size.max(8);
@@ -559,5 +580,14 @@ pub(crate) fn latency(
         ));
     }
     samples.sort_by(f64::total_cmp);
-    Ok(samples)
+    let mut acks: Vec<f64> = deliveries
+        .ack_ms
+        .lock()
+        .map(|a| a.clone())
+        .unwrap_or_default();
+    // The same warm-up cut as the end-to-end samples: acknowledgements are in send order.
+    let skip = acks.len().saturating_sub(samples.len());
+    acks.drain(..skip);
+    acks.sort_by(f64::total_cmp);
+    Ok((samples, acks))
 }
