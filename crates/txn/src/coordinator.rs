@@ -592,8 +592,10 @@ impl TransactionCoordinator {
             target.txn_sequence = m.txn_sequence.wrapping_add(1);
             target
         } else {
-            let mut set = m.partitions.clone();
-            set.insert_all_with(partitions, &mut self.scratch);
+            let set = m
+                .partitions
+                .with_inserted(partitions, &mut self.scratch)
+                .unwrap_or_else(|| m.partitions.clone());
             with_partitions(m, set)
         };
         target.state = TxnState::Ongoing;

@@ -137,30 +137,31 @@ impl PartitionSet {
 
     /// Adds `parts` (a new set replaces this one if any is missing).
     pub fn insert_all(&mut self, parts: &[TopicPartition]) {
-        self.insert_all_with(parts, &mut Vec::new());
+        if let Some(set) = self.with_inserted(parts, &mut Vec::new()) {
+            *self = set;
+        }
     }
 
-    /// [`Self::insert_all`] with a reusable buffer (left empty).
-    pub(crate) fn insert_all_with(
-        &mut self,
+    /// A new set with `parts` added, or `None` if this one already holds them all.
+    /// `scratch` is a reusable buffer (left empty).
+    pub(crate) fn with_inserted(
+        &self,
         parts: &[TopicPartition],
         scratch: &mut Vec<TopicPartition>,
-    ) {
+    ) -> Option<Self> {
         let current = self.as_slice();
         if let [tp] = parts {
             // One partition (AddOffsetsToTxn): build the new set around it directly.
-            if let Err(at) = current.binary_search(tp) {
-                let (head, tail) = current.split_at(at);
-                // An exact-length iterator: the new set is allocated once.
-                *self = Self::shared(
-                    head.iter()
-                        .cloned()
-                        .chain(std::iter::once(tp.clone()))
-                        .chain(tail.iter().cloned())
-                        .collect(),
-                );
-            }
-            return;
+            let at = current.binary_search(tp).err()?;
+            let (head, tail) = current.split_at(at);
+            // An exact-length iterator: the new set is allocated once.
+            return Some(Self::shared(
+                head.iter()
+                    .cloned()
+                    .chain(std::iter::once(tp.clone()))
+                    .chain(tail.iter().cloned())
+                    .collect(),
+            ));
         }
         scratch.clear();
         scratch.extend(current.iter().cloned());
@@ -171,12 +172,12 @@ impl PartitionSet {
                 added = true;
             }
         }
-        if added {
-            // Still sorted and free of duplicates: one allocation for the new set.
-            *self = Self::shared(scratch.drain(..).collect());
-        } else {
+        if !added {
             scratch.clear();
+            return None;
         }
+        // Still sorted and free of duplicates: one allocation for the new set.
+        Some(Self::shared(scratch.drain(..).collect()))
     }
 
     /// The set of `parts`, sorted and deduplicated (one allocation when `parts` already is).
@@ -774,9 +775,9 @@ mod tests {
             (tp("d", 1), vec![("b", 0), ("d", 0), ("d", 1)]),
             (tp("b", 0), vec![("b", 0), ("d", 0)]),
         ] {
-            let mut set = base.clone();
-            set.insert_all_with(&[add], &mut scratch);
-            assert_eq!(names(&set), want);
+            let set = base.with_inserted(&[add], &mut scratch);
+            assert_eq!(set.is_none(), want.len() == 2);
+            assert_eq!(names(&set.unwrap_or_else(|| base.clone())), want);
             assert!(scratch.is_empty());
         }
         assert_eq!(
