@@ -3,9 +3,9 @@
 //! It runs at-most-once, at-least-once and exactly-once (twice: a consumer that applies through
 //! the dedup store, and a consume-transform-produce copier in front of a ledger without one) —
 //! each a real librdkafka producer and consumer configuration — against a real `semel` broker
-//! process, injects real faults (lost
-//! produce acknowledgements through a TCP proxy, a producer crash, a consumer crash between
-//! applying and committing, a broker `kill -9`), and measures what happened by counting the
+//! process, injects real faults (lost produce acknowledgements through a TCP proxy, a producer
+//! crash, a consumer crash between applying and committing, a broker `kill -9`), and measures
+//! what happened by counting the
 //! rows of a payment ledger (SQLite, through `semel-dedup`) that the consumer charges once per
 //! message it receives: a duplicate is a double charge, a loss a missing one.
 //!
