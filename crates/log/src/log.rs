@@ -27,6 +27,17 @@ const ZERO_AHEAD_BYTES: u64 = 64 * 1024;
 
 static ZEROS: [u8; ZERO_AHEAD_BYTES as usize] = [0; ZERO_AHEAD_BYTES as usize];
 
+/// How a reserved entry reaches the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    /// Written by the caller into the mapping (space zeroed ahead by `pwrite` first).
+    Mapping,
+    /// Written by the caller into the staging buffer, then `pwrite` at commit.
+    Staged,
+    /// `pwrite` straight from the caller's slice (`append` of a large payload).
+    CallerPwrite,
+}
+
 /// Name of the lock file inside the log directory.
 pub(crate) const LOCK_FILE: &str = "semel-log.lock";
 
@@ -624,7 +635,7 @@ impl Log {
         }
         // Large payloads go into the page cache with `pwrite` straight from the caller's
         // buffer (see `PWRITE_MIN_BYTES`).
-        let slot = self.reserve_inner(payload.len(), false)?;
+        let slot = self.reserve_inner(payload.len(), Via::CallerPwrite)?;
         slot.write_with_pwrite(payload, record_count, max_timestamp)?;
         slot.publish(record_count, max_timestamp, false)
     }
@@ -640,10 +651,15 @@ impl Log {
     /// beyond the 4 GiB frame limit, [`Error::Io`] when a new segment cannot be created (a
     /// full disk, say; the log stays usable and what was durable stays readable).
     pub fn reserve(&mut self, len: usize) -> Result<Reservation<'_>> {
-        self.reserve_inner(len, len >= PWRITE_MIN_BYTES)
+        let via = if len >= PWRITE_MIN_BYTES {
+            Via::Staged
+        } else {
+            Via::Mapping
+        };
+        self.reserve_inner(len, via)
     }
 
-    fn reserve_inner(&mut self, len: usize, staged: bool) -> Result<Reservation<'_>> {
+    fn reserve_inner(&mut self, len: usize, via: Via) -> Result<Reservation<'_>> {
         self.shared.check_poisoned()?;
         let frame_len = HEADER_LEN as u64 + len as u64;
         if frame_len > MAX_FRAME_LEN {
@@ -657,11 +673,14 @@ impl Log {
         }
         let position = self.active.used();
         let end = position + frame_len;
-        if !staged && end > self.zeroed_to {
+        // Only the mapping needs zeros ahead of it; a `pwrite` of the entry reserves its own
+        // blocks (writing zeros first would write every byte twice).
+        if via == Via::Mapping && end > self.zeroed_to {
             self.zero_ahead(position, end)?;
         }
         self.written_to = self.written_to.max(end);
         let base_offset = self.active.next_offset.load(Ordering::Acquire);
+        let staged = via == Via::Staged;
         if staged {
             self.scratch.clear();
             self.scratch.resize(len, 0);
