@@ -172,6 +172,14 @@ fn librdkafka_acks_0_round_trip() {
     round_trip("0", "os", &[]);
 }
 
+/// Under `--flush always` (the default) the high watermark is the flushed offset, so writes
+/// that do not wait for a flush (acks 0 and 1) must still get one to become readable.
+#[test]
+fn librdkafka_acks_1_and_0_are_readable_under_flush_always() {
+    round_trip("1", "always", &[]);
+    round_trip("0", "always", &[]);
+}
+
 #[test]
 fn librdkafka_idempotent_producer_round_trip() {
     round_trip("all", "always", &[("enable.idempotence", "true")]);

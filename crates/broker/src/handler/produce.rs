@@ -81,9 +81,15 @@ pub(super) fn produce(broker: &Arc<Broker>, req: ProduceRequest, version: i16) -
                     outcome.response.error_code,
                 ));
             }
-            if let Some(wait) = outcome.wait.filter(|_| wait_for_flush) {
+            if let Some(wait) = outcome.wait
+                && broker.config.flush == FlushPolicy::Always
+            {
+                // The high watermark is the flushed offset here: every write needs a flush to
+                // become readable, whatever its acks; only acks=all waits for it.
                 broker.flusher.request(&wait.0);
-                waits.push(wait);
+                if wait_for_flush {
+                    waits.push(wait);
+                }
             }
             partitions.push(outcome.response);
         }
