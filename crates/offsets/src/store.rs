@@ -264,10 +264,10 @@ struct Slot {
     state: PartitionState,
 }
 
-/// group → topic → partition → slot. Groups and topics are hashed (looked up on every
-/// commit and fetch; SipHash with a random key, as names come from clients); every listing
-/// sorts them, so no output depends on the hash order.
-type Topics = HashMap<String, BTreeMap<i32, usize>, RandomState>;
+/// group → topic → partition → slot. Groups, of which a coordinator holds many, are hashed
+/// (SipHash with a random key, as group ids come from clients); every listing of groups sorts
+/// them, so no output depends on the hash order. A group's topics are few: ordered.
+type Topics = BTreeMap<String, BTreeMap<i32, usize>>;
 type Index = HashMap<String, Topics, RandomState>;
 
 /// The slot of a record that names no partition (a marker).
@@ -500,7 +500,7 @@ impl OffsetStore {
         self.activity.remove(group);
         let mut records = Vec::new();
         if let Some(topics) = self.index.get(group) {
-            for (topic, partitions) in sorted(topics) {
+            for (topic, partitions) in topics {
                 for partition in partitions.keys() {
                     records.push(tombstone(group, topic, *partition));
                 }
@@ -526,7 +526,7 @@ impl OffsetStore {
         let mut records = Vec::new();
         for (group, topics) in sorted(&self.index) {
             let activity = self.activity.get(group.as_str());
-            for (topic, partitions) in sorted(topics) {
+            for (topic, partitions) in topics {
                 for (partition, slot) in partitions {
                     let Some(state) = self.slots.get(*slot).map(|s| &s.state) else {
                         continue;
@@ -621,7 +621,7 @@ impl OffsetStore {
     pub fn fetch_all(&self, group: &str, require_stable: bool) -> Vec<GroupOffset<'_>> {
         let mut out = Vec::new();
         if let Some(topics) = self.index.get(group) {
-            for (topic, partitions) in sorted(topics) {
+            for (topic, partitions) in topics {
                 for (partition, slot) in partitions {
                     let Some(slot) = self.slots.get(*slot) else {
                         continue;
@@ -875,7 +875,7 @@ impl OffsetStore {
     }
 }
 
-/// A hashed level of the index as a list ordered by name, for every output that lists it.
+/// The hashed level of the index as a list ordered by group, for every output that lists it.
 fn sorted<V>(map: &HashMap<String, V, RandomState>) -> Vec<(&String, &V)> {
     let mut entries: Vec<(&String, &V)> = map.iter().collect();
     entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
