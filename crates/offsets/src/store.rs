@@ -1427,4 +1427,48 @@ mod tests {
         assert_eq!(s.fetch(G, T, 0, true).offset(), 2);
         assert_eq!(compacted.fetch(G, T, 0, true).offset(), 2);
     }
+
+    #[test]
+    fn listings_are_in_group_order_whatever_the_commit_order() {
+        let names: Vec<String> = (0..40).map(|g| format!("group-{g:02}")).collect();
+        let expired = |order: &mut dyn Iterator<Item = &String>| {
+            let mut s = store();
+            for group in order {
+                commit(&mut s, group, vec![po(1, 1), po(0, 1)], 0);
+            }
+            assert_eq!(
+                s.groups(),
+                names.iter().map(String::as_str).collect::<Vec<_>>()
+            );
+            let write = s.expire(10_000).unwrap();
+            let keys: Vec<(String, i32)> = write
+                .records()
+                .iter()
+                .map(|r| match r {
+                    OffsetRecord::Commit { key, value: None } => (key.group.clone(), key.partition),
+                    other => panic!("not a tombstone: {other:?}"),
+                })
+                .collect();
+            persist(&mut s, Some(write));
+            keys
+        };
+        let forward = expired(&mut names.iter());
+        let mut want: Vec<(String, i32)> = Vec::new();
+        for group in &names {
+            want.push((group.clone(), 0));
+            want.push((group.clone(), 1));
+        }
+        assert_eq!(forward, want);
+        assert_eq!(expired(&mut names.iter().rev()), want);
+        assert_eq!(
+            expired(
+                &mut names
+                    .iter()
+                    .step_by(3)
+                    .chain(names.iter().skip(1).step_by(3))
+                    .chain(names.iter().skip(2).step_by(3))
+            ),
+            want
+        );
+    }
 }
