@@ -3,6 +3,7 @@
 
 mod basics;
 mod damage;
+mod full_disk;
 mod model;
 
 use semel_log::{FlushPolicy, LogConfig};
