@@ -460,6 +460,19 @@ fn read_record<const KEEP: bool>(src: &Bytes, pos: &mut usize) -> Result<Record,
     })
 }
 
+/// After the announced number of records: `None` when the batch ends there, else the error
+/// for the bytes left over.
+fn trailing_bytes(pos: usize, len: usize) -> Option<DecodeError> {
+    (pos != len).then(|| {
+        DecodeError::new(
+            pos,
+            DecodeErrorKind::CorruptBatch {
+                what: "bytes left after the last record",
+            },
+        )
+    })
+}
+
 /// Iterator over the plain records of a batch, from [`crate::RecordBatch::records`].
 ///
 /// Yields exactly `records_count` records, then checks that nothing is left; on any error it
@@ -504,15 +517,7 @@ impl Iterator for Records {
         }
         if self.left == 0 {
             self.done = true;
-            if self.pos == self.src.len() {
-                return None;
-            }
-            return Some(Err(DecodeError::new(
-                self.pos,
-                DecodeErrorKind::CorruptBatch {
-                    what: "bytes left after the last record",
-                },
-            )));
+            return trailing_bytes(self.pos, self.src.len()).map(Err);
         }
         self.left -= 1;
         let result = decode_record(&self.src, &mut self.pos);
@@ -677,15 +682,7 @@ impl<'a> Iterator for RecordRefs<'a> {
         }
         if self.left == 0 {
             self.done = true;
-            if self.pos == self.src.len() {
-                return None;
-            }
-            return Some(Err(DecodeError::new(
-                self.pos,
-                DecodeErrorKind::CorruptBatch {
-                    what: "bytes left after the last record",
-                },
-            )));
+            return trailing_bytes(self.pos, self.src.len()).map(Err);
         }
         self.left -= 1;
         let src: &'a Bytes = self.src;
