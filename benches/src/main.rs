@@ -291,8 +291,20 @@ fn latency_once(
         usage.stat_cpu_s,
         targets::ps_times(broker.pid())
     );
+    // semel's own view: time to handle a Produce (to its acknowledgement being ready) and
+    // one log flush, as histogram bucket bounds.
+    let metrics = broker.scrape_metrics().unwrap_or_default();
+    let bucket = |name: &str, labels: &str, q: f64| {
+        targets::histogram_quantile_ms(&metrics, name, labels, q).unwrap_or(f64::NAN)
+    };
+    let broker_produce_p50 = bucket("semel_request_latency_seconds", "api=\"Produce\"", 0.5);
+    let broker_produce_p99 = bucket("semel_request_latency_seconds", "api=\"Produce\"", 0.99);
+    let broker_fsync_p99 = bucket("semel_fsync_seconds", "", 0.99);
     drop(broker);
     Ok(LatencyRun {
+        broker_produce_p50,
+        broker_produce_p99,
+        broker_fsync_p99,
         p50: quantile(&samples, 0.5),
         p99: quantile(&samples, 0.99),
         p999: quantile(&samples, 0.999),
@@ -557,14 +569,17 @@ fn main() {
                 match latency_once(target, &bins, &tmp, rate, seconds) {
                     Ok(r) => {
                         eprintln!(
-                            "{} | latency @ {rate}/s | run {run}: p50 {:.2} p99 {:.2} p99.9 {:.2} ms ({} samples); produce ack p50 {:.2} p99 {:.2} ms",
+                            "{} | latency @ {rate}/s | run {run}: p50 {:.2} p99 {:.2} p99.9 {:.2} ms ({} samples); produce ack p50 {:.2} p99 {:.2} ms; in the broker: Produce p50 ≤ {} p99 ≤ {} ms, flush p99 ≤ {} ms",
                             target.name(),
                             r.p50,
                             r.p99,
                             r.p999,
                             r.samples,
                             r.ack_p50,
-                            r.ack_p99
+                            r.ack_p99,
+                            r.broker_produce_p50,
+                            r.broker_produce_p99,
+                            r.broker_fsync_p99
                         );
                         figure.runs.push(r);
                     }

@@ -171,6 +171,12 @@ pub(crate) struct LatencyRun {
     pub(crate) ack_p50: f64,
     /// Produce→acknowledgement 99th percentile, ms.
     pub(crate) ack_p99: f64,
+    /// semel's own Produce handling time, median (bucket upper bound, ms; NaN for peers).
+    pub(crate) broker_produce_p50: f64,
+    /// semel's own Produce handling time, 99th percentile (bucket upper bound, ms).
+    pub(crate) broker_produce_p99: f64,
+    /// semel's log flush time, 99th percentile (bucket upper bound, ms).
+    pub(crate) broker_fsync_p99: f64,
     /// Broker CPU seconds.
     pub(crate) cpu_s: f64,
     /// Broker peak RSS MiB.
@@ -333,6 +339,9 @@ impl Results {
                 "runs": f.runs.iter().map(|r| json!({
                     "p50_ms": r.p50, "p99_ms": r.p99, "p999_ms": r.p999, "samples": r.samples,
                     "ack_p50_ms": r.ack_p50, "ack_p99_ms": r.ack_p99,
+                    "broker_produce_p50_ms_le": r.broker_produce_p50,
+                    "broker_produce_p99_ms_le": r.broker_produce_p99,
+                    "broker_fsync_p99_ms_le": r.broker_fsync_p99,
                     "broker_cpu_s": r.cpu_s, "broker_peak_rss_mib": r.peak_rss_mib,
                 })).collect::<Vec<_>>(),
                 "errors": f.errors,
@@ -575,14 +584,14 @@ impl Results {
         );
         let _ = writeln!(
             s,
-            "| target | rate (records/s) | p50 ms | p99 ms | p99.9 ms | produce→ack p50 / p99 ms | broker CPU s / run | samples / run |\n|---|---|---|---|---|---|---|---|"
+            "| target | rate (records/s) | p50 ms | p99 ms | p99.9 ms | produce→ack p50 / p99 ms | inside semel: Produce p99 ≤ / flush p99 ≤ ms | broker CPU s / run | samples / run |\n|---|---|---|---|---|---|---|---|---|"
         );
         let ms = |v: f64| format!("{v:.2}");
         for f in &self.latency {
             if f.runs.is_empty() {
                 let _ = writeln!(
                     s,
-                    "| {} | {} ({}) | failed: {} | | | | | |",
+                    "| {} | {} ({}) | failed: {} | | | | | | |",
                     f.target.name(),
                     f.rate,
                     f.rate_basis,
@@ -592,7 +601,7 @@ impl Results {
             }
             let _ = writeln!(
                 s,
-                "| {} | {} ({}) | {} | {} | {} | {} / {} | {} | {} |",
+                "| {} | {} ({}) | {} | {} | {} | {} / {} | {} | {} | {} |",
                 f.target.name(),
                 f.rate,
                 f.rate_basis,
@@ -601,6 +610,15 @@ impl Results {
                 fmt_spread(f.q(|r| r.p999), ms),
                 fmt_spread(f.q(|r| r.ack_p50), ms),
                 fmt_spread(f.q(|r| r.ack_p99), ms),
+                if f.target.is_semel() {
+                    format!(
+                        "{} / {}",
+                        fmt_spread(f.q(|r| r.broker_produce_p99), ms),
+                        fmt_spread(f.q(|r| r.broker_fsync_p99), ms)
+                    )
+                } else {
+                    "n/a".to_owned()
+                },
                 fmt_spread(f.q(|r| r.cpu_s), ms),
                 f.runs.first().map_or(0, |r| r.samples)
             );

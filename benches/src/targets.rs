@@ -34,6 +34,11 @@ impl Target {
         }
     }
 
+    /// One of semel's own configurations.
+    pub(crate) fn is_semel(self) -> bool {
+        matches!(self, Target::SemelAlways | Target::SemelOs)
+    }
+
     /// Whether the run's data pages are first-touch (a fresh data directory: always here).
     pub(crate) fn pages(self) -> &'static str {
         match self {
@@ -141,6 +146,8 @@ pub(crate) fn ps_times(pid: u32) -> String {
 pub(crate) struct Running {
     child: Child,
     addr: SocketAddr,
+    /// semel's Prometheus endpoint (semel targets only).
+    metrics: Option<SocketAddr>,
     dir: tempfile::TempDir,
 }
 
@@ -156,6 +163,7 @@ impl Running {
         let log2 = log.try_clone().map_err(|e| format!("log file: {e}"))?;
         let port = free_port()?;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut metrics = None;
         let mut command = match target {
             Target::SemelAlways | Target::SemelOs => {
                 let mut c = Command::new(&bins.semel);
@@ -173,6 +181,9 @@ impl Running {
                         "os"
                     })
                     .env("RUST_LOG", "warn");
+                let metrics_addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+                c.arg("--metrics-listen").arg(metrics_addr.to_string());
+                metrics = Some(metrics_addr);
                 c
             }
             Target::TansuMemory | Target::TansuSqlite => {
@@ -223,7 +234,12 @@ impl Running {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Ok(Self { child, addr, dir })
+        Ok(Self {
+            child,
+            addr,
+            metrics,
+            dir,
+        })
     }
 
     /// `host:port` for clients.
@@ -239,6 +255,20 @@ impl Running {
     /// CPU and peak RSS so far (the process must still be alive).
     pub(crate) fn usage(&self) -> Usage {
         usage(self.pid()).unwrap_or_default()
+    }
+
+    /// `GET /metrics` from semel's Prometheus endpoint (`None` for other targets or on error).
+    pub(crate) fn scrape_metrics(&self) -> Option<String> {
+        use std::io::{Read, Write};
+        let addr = self.metrics?;
+        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        stream
+            .write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            .ok()?;
+        let mut text = String::new();
+        stream.read_to_string(&mut text).ok()?;
+        Some(text)
     }
 
     /// The tail of the broker's log (for failure messages).
@@ -319,4 +349,44 @@ pub(crate) fn version(bin: &Path, arg: &str) -> String {
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .map(|s| s.trim().to_owned())
         .unwrap_or_default()
+}
+
+/// Quantile `q` of a Prometheus histogram `name` with `labels` (e.g. `api="Produce"`) as the
+/// upper bound of the bucket it falls in, in ms; `None` without observations.
+pub(crate) fn histogram_quantile_ms(text: &str, name: &str, labels: &str, q: f64) -> Option<f64> {
+    let prefix = format!("{name}_bucket{{");
+    let mut buckets: Vec<(f64, f64)> = Vec::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix(&prefix) else {
+            continue;
+        };
+        if !labels.is_empty() && !rest.contains(labels) {
+            continue;
+        }
+        let Some((inside, count)) = rest.split_once("} ") else {
+            continue;
+        };
+        let Some(le) = inside
+            .split("le=\"")
+            .nth(1)
+            .and_then(|v| v.split('"').next())
+        else {
+            continue;
+        };
+        let bound = if le == "+Inf" {
+            f64::INFINITY
+        } else {
+            le.parse::<f64>().ok()?
+        };
+        buckets.push((bound, count.trim().parse::<f64>().ok()?));
+    }
+    let total = buckets.iter().map(|b| b.1).fold(0.0, f64::max);
+    if total <= 0.0 {
+        return None;
+    }
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    buckets
+        .iter()
+        .find(|(_, cumulative)| *cumulative >= q * total)
+        .map(|(bound, _)| bound * 1e3)
 }
