@@ -190,21 +190,22 @@ impl Chart<'_> {
                 }
             }
         }
-        // Reference lines.
+        // Reference lines, labelled inside the plot just above the line (the legend keeps the
+        // right margin).
         for (i, (value, label)) in self.lines.iter().enumerate() {
             let ly = y(*value);
             let _ = writeln!(
                 s,
                 r##"<line x1="{left}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="#d62728" stroke-dasharray="6 4"/><text x="{:.1}" y="{:.1}" font-size="10" fill="#d62728">{}</text>"##,
                 left + plot_w,
-                left + plot_w + 6.0,
-                ly + 4.0 + 12.0 * i as f64,
+                left + 4.0 + 180.0 * i as f64,
+                ly - 4.0,
                 escape(label)
             );
         }
         // Legend.
         for (i, (name, color)) in self.series.iter().zip(COLORS.iter().cycle()).enumerate() {
-            let ly = top + 10.0 + 18.0 * i as f64 + 60.0;
+            let ly = top + 10.0 + 18.0 * i as f64;
             let _ = writeln!(
                 s,
                 r##"<rect x="{:.1}" y="{:.1}" width="12" height="12" fill="{color}"/><text x="{:.1}" y="{:.1}">{}</text>"##,
