@@ -733,3 +733,31 @@ struct Ratio {
     target: f64,
     met: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_is_the_median_with_min_and_max() {
+        let s = Spread::of([3.0, 1.0, 2.0]).unwrap();
+        assert_eq!((s.median, s.min, s.max), (2.0, 1.0, 3.0));
+        assert!(Spread::of(std::iter::empty()).is_none());
+    }
+
+    #[test]
+    fn quantile_takes_the_nearest_rank() {
+        let sorted: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(quantile(&sorted, 0.5), 50.0);
+        assert_eq!(quantile(&sorted, 0.99), 99.0);
+        assert_eq!(quantile(&sorted, 1.0), 100.0);
+        assert_eq!(quantile(&sorted, 0.0), 1.0);
+        assert!(quantile(&[], 0.5).is_nan());
+    }
+
+    #[test]
+    fn config_label_names_partitions_and_size() {
+        assert_eq!(config_label(1, 100), "1 partition, 100 B");
+        assert_eq!(config_label(8, 1024), "8 partitions, 1 KiB");
+    }
+}

@@ -220,3 +220,46 @@ impl Chart<'_> {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_numbers_keep_three_figures() {
+        assert_eq!(short(1_234_567.0), "1.23M");
+        assert_eq!(short(45_600.0), "46k");
+        assert_eq!(short(1_500.0), "1.5k");
+        assert_eq!(short(12.0), "12");
+        assert_eq!(short(0.372), "0.37");
+    }
+
+    #[test]
+    fn a_chart_draws_one_bar_per_value_and_escapes_labels() {
+        let groups = vec!["1 partition, 100 B".to_owned(), "8 partitions".to_owned()];
+        let series = vec!["a<b".to_owned(), "c".to_owned()];
+        let values = vec![
+            vec![Some((2.0, 1.0, 3.0)), None],
+            vec![Some((5.0, 5.0, 5.0)), Some((1.0, 0.5, 1.5))],
+        ];
+        let lines = vec![(4.0, "limit".to_owned())];
+        for log in [false, true] {
+            let svg = Chart {
+                title: "t & u",
+                unit: "MB/s",
+                groups: &groups,
+                series: &series,
+                values: &values,
+                lines: &lines,
+                log,
+            }
+            .render();
+            assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n"));
+            // Three bars (with tooltips) plus two legend swatches.
+            assert_eq!(svg.matches("<title>").count(), 3);
+            assert_eq!(svg.matches("n/a").count(), 1);
+            assert!(svg.contains("a&lt;b") && svg.contains("t &amp; u"));
+            assert!(!svg.contains("NaN"));
+        }
+    }
+}

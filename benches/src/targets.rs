@@ -390,3 +390,47 @@ pub(crate) fn histogram_quantile_ms(text: &str, name: &str, labels: &str, q: f64
         .find(|(_, cumulative)| *cumulative >= q * total)
         .map(|(bound, _)| bound * 1e3)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const METRICS: &str = "\
+semel_request_latency_seconds_bucket{api=\"Produce\",le=\"0.0001\"} 10
+semel_request_latency_seconds_bucket{api=\"Produce\",le=\"0.001\"} 90
+semel_request_latency_seconds_bucket{api=\"Produce\",le=\"0.0025\"} 100
+semel_request_latency_seconds_bucket{api=\"Produce\",le=\"+Inf\"} 100
+semel_request_latency_seconds_bucket{api=\"Fetch\",le=\"0.0001\"} 0
+semel_request_latency_seconds_bucket{api=\"Fetch\",le=\"+Inf\"} 5
+";
+
+    #[test]
+    fn histogram_quantile_is_the_upper_bound_of_its_bucket() {
+        let q = |labels: &str, q: f64| {
+            histogram_quantile_ms(METRICS, "semel_request_latency_seconds", labels, q)
+        };
+        assert_eq!(q("api=\"Produce\"", 0.05), Some(0.1));
+        assert_eq!(q("api=\"Produce\"", 0.5), Some(1.0));
+        assert_eq!(q("api=\"Produce\"", 0.99), Some(2.5));
+        assert_eq!(q("api=\"Fetch\"", 0.5), Some(f64::INFINITY));
+        assert_eq!(
+            histogram_quantile_ms(METRICS, "semel_fsync_seconds", "", 0.5),
+            None
+        );
+    }
+
+    #[test]
+    fn usage_of_this_process_is_read_from_proc() {
+        // Burn a little CPU so the figure is above zero.
+        let mut x = 0_u64;
+        for i in 0..20_000_000_u64 {
+            x = x.wrapping_mul(31).wrapping_add(i);
+        }
+        assert_ne!(x, 1);
+        let me = usage(std::process::id()).unwrap();
+        assert!(me.cpu_s > 0.0, "{me:?}");
+        assert!(me.cpu_s >= me.stat_cpu_s, "{me:?}");
+        assert!(me.peak_rss_mib > 0.0, "{me:?}");
+        assert!(usage(u32::MAX).is_none());
+    }
+}
