@@ -136,10 +136,9 @@ impl Partition {
             )
         })?;
         let bytes = batch.as_bytes();
-        let mut slot = state.log.reserve(bytes.len())?;
+        let mut slot = state.log.reserve_copy(bytes)?;
         let base_offset = i64::try_from(slot.base_offset()).unwrap_or(i64::MAX);
         let target = slot.bytes_mut();
-        target.copy_from_slice(bytes);
         // Offsets and the leader epoch sit outside the CRC: no recomputation. On error the
         // reservation is dropped uncommitted, which abandons it.
         semel_wire::patch_base_offset(target, base_offset)?;
@@ -225,10 +224,9 @@ impl Partition {
                 },
             )
         })?;
-        let mut slot = state.log.reserve(bytes.len())?;
+        let mut slot = state.log.reserve_copy(&bytes)?;
         let offset = i64::try_from(slot.base_offset()).unwrap_or(i64::MAX);
         let target = slot.bytes_mut();
-        target.copy_from_slice(&bytes);
         semel_wire::patch_base_offset(target, offset)?;
         let appended = slot.commit(1, now_ms)?;
         match state.producers.record_marker(&marker, offset, now_ms) {

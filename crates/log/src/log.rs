@@ -635,7 +635,7 @@ impl Log {
         }
         // Large payloads go into the page cache with `pwrite` straight from the caller's
         // buffer (see `PWRITE_MIN_BYTES`).
-        let slot = self.reserve_inner(payload.len(), Via::CallerPwrite)?;
+        let slot = self.reserve_inner(payload.len(), Via::CallerPwrite, None)?;
         slot.write_with_pwrite(payload, record_count, max_timestamp)?;
         slot.publish(record_count, max_timestamp, false)
     }
@@ -656,10 +656,30 @@ impl Log {
         } else {
             Via::Mapping
         };
-        self.reserve_inner(len, via)
+        self.reserve_inner(len, via, None)
     }
 
-    fn reserve_inner(&mut self, len: usize, via: Via) -> Result<Reservation<'_>> {
+    /// Like [`Log::reserve`], with the entry's bytes starting as a copy of `payload` instead
+    /// of zeros (one copy fewer for a caller that patches a few bytes, as the broker patches a
+    /// batch's base offset): patch through [`Reservation::bytes_mut`], then commit.
+    ///
+    /// # Errors
+    /// As [`Log::reserve`].
+    pub fn reserve_copy(&mut self, payload: &[u8]) -> Result<Reservation<'_>> {
+        if payload.len() >= PWRITE_MIN_BYTES {
+            return self.reserve_inner(payload.len(), Via::Staged, Some(payload));
+        }
+        let mut slot = self.reserve_inner(payload.len(), Via::Mapping, None)?;
+        slot.bytes_mut().copy_from_slice(payload);
+        Ok(slot)
+    }
+
+    fn reserve_inner(
+        &mut self,
+        len: usize,
+        via: Via,
+        initial: Option<&[u8]>,
+    ) -> Result<Reservation<'_>> {
         self.shared.check_poisoned()?;
         let frame_len = HEADER_LEN as u64 + len as u64;
         if frame_len > MAX_FRAME_LEN {
@@ -683,7 +703,10 @@ impl Log {
         let staged = via == Via::Staged;
         if staged {
             self.scratch.clear();
-            self.scratch.resize(len, 0);
+            match initial {
+                Some(payload) => self.scratch.extend_from_slice(payload),
+                None => self.scratch.resize(len, 0),
+            }
         }
         Ok(Reservation {
             log: self,

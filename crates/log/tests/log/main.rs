@@ -3,7 +3,6 @@
 
 mod basics;
 mod damage;
-mod full_disk;
 mod model;
 
 use semel_log::{FlushPolicy, LogConfig};

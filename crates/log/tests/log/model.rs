@@ -395,9 +395,21 @@ fn run(config: LogConfig, ops: Vec<Op>) {
                 let (segment, position) = model.place(HEADER + len as u64);
                 let base = model.next();
                 let payload = payload_for(base, len);
-                let appended = if in_place {
+                let appended = if in_place && len % 2 == 1 {
+                    // Start from a copy, then patch the first bytes knowing the offset (as
+                    // the broker patches a batch's baseOffset).
+                    let mut wrong = payload.clone();
+                    wrong.iter_mut().take(8).for_each(|b| *b = !*b);
+                    let mut slot = log.reserve_copy(&wrong).unwrap();
+                    assert_eq!(slot.base_offset(), base);
+                    assert_eq!(slot.bytes_mut(), &wrong[..]);
+                    let head = payload.len().min(8);
+                    slot.bytes_mut()[..head].copy_from_slice(&payload[..head]);
+                    slot.commit(count, ts).unwrap()
+                } else if in_place {
                     let mut slot = log.reserve(len).unwrap();
                     assert_eq!(slot.base_offset(), base);
+                    assert!(slot.bytes_mut().iter().all(|&b| b == 0), "zeroed at first");
                     // Write, then patch the first bytes knowing the offset (as the broker
                     // patches a batch's baseOffset).
                     slot.bytes_mut().fill(0xFF);

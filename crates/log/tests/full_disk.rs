@@ -4,16 +4,33 @@
 //! new segment cannot be created, checks that the error is clear and that the log stays usable,
 //! and reports what it appended; the parent reopens the directory without the limit and finds
 //! every entry.
+//!
+//! A test binary of its own: the `fork` behind spawning the child briefly duplicates every open
+//! descriptor, so a log that another test drops and reopens at that moment would find its
+//! directory lock still held.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
 use std::process::Command;
 
-use semel_log::{Error, Log};
+use semel_log::{Error, FlushPolicy, Log, LogConfig};
 
-use crate::{payload, small_config};
+fn small_config(segment_bytes: u64) -> LogConfig {
+    LogConfig {
+        segment_bytes,
+        flush: FlushPolicy::Os,
+        ..LogConfig::default()
+    }
+}
 
-const TEST_NAME: &str =
-    "full_disk::a_file_that_cannot_grow_is_a_clear_error_and_the_log_stays_usable";
+/// A payload whose bytes depend on `seed`.
+fn payload(seed: u64, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (seed as usize * 7 + i * 13) as u8)
+        .collect()
+}
+
+const TEST_NAME: &str = "a_file_that_cannot_grow_is_a_clear_error_and_the_log_stays_usable";
 const CHILD_ENV: &str = "SEMEL_LOG_FULL_DISK_CHILD_DIR";
 const REPORT: &str = "semel-log-full-disk-appended=";
 /// The child's file-size limit, in the shell's `ulimit -f` blocks (512 or 1024 bytes: the
