@@ -247,8 +247,9 @@ pub(crate) struct Results {
     pub(crate) configs: Vec<(i32, usize)>,
 }
 
+/// "n/a" when there is no figure (no runs, or a quantile of no samples, which is NaN).
 fn fmt_spread(s: Option<Spread>, f: impl Fn(f64) -> String) -> String {
-    s.map_or_else(
+    s.filter(|s| !s.median.is_nan()).map_or_else(
         || "n/a".to_owned(),
         |s| {
             if (s.max - s.min).abs() < f64::EPSILON {
@@ -743,6 +744,19 @@ mod tests {
         let s = Spread::of([3.0, 1.0, 2.0]).unwrap();
         assert_eq!((s.median, s.min, s.max), (2.0, 1.0, 3.0));
         assert!(Spread::of(std::iter::empty()).is_none());
+    }
+
+    #[test]
+    fn a_figure_without_samples_prints_as_not_available() {
+        let nan = Spread {
+            median: f64::NAN,
+            min: f64::NAN,
+            max: f64::NAN,
+        };
+        assert_eq!(fmt_spread(Some(nan), |v| format!("{v}")), "n/a");
+        assert_eq!(fmt_spread(None, |v| format!("{v}")), "n/a");
+        let one = Spread::of([2.0]).unwrap();
+        assert_eq!(fmt_spread(Some(one), |v| format!("{v}")), "2");
     }
 
     #[test]
