@@ -484,6 +484,16 @@ pub struct FaultyProxy {
     target: std::sync::Arc<Mutex<Option<SocketAddr>>>,
     /// Produce answers dropped so far.
     pub dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Set on drop: the listener thread stops accepting and exits.
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for FaultyProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Release);
+        // Wake the blocked `accept` so the thread sees the flag.
+        let _ = TcpStream::connect(self.addr);
+    }
 }
 
 impl FaultyProxy {
@@ -496,9 +506,13 @@ impl FaultyProxy {
         let target: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
         let dropped = Arc::new(AtomicU64::new(0));
         let produce_answers = Arc::new(AtomicU64::new(0));
-        let (t, d) = (Arc::clone(&target), Arc::clone(&dropped));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (t, d, s) = (Arc::clone(&target), Arc::clone(&dropped), Arc::clone(&stop));
         std::thread::spawn(move || {
             for client in listener.incoming() {
+                if s.load(Ordering::Acquire) {
+                    return;
+                }
                 let Ok(client) = client else { continue };
                 let Some(broker) = *t.lock().unwrap_or_else(|e| e.into_inner()) else {
                     continue;
@@ -569,6 +583,7 @@ impl FaultyProxy {
             addr,
             target,
             dropped,
+            stop,
         }
     }
 
@@ -585,4 +600,26 @@ fn read_frame_from(stream: &mut TcpStream) -> Option<Vec<u8>> {
     let mut body = vec![0; size];
     stream.read_exact(&mut body).ok()?;
     Some(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dropped_proxy_stops_listening() {
+        let proxy = FaultyProxy::start(10);
+        let addr = proxy.addr;
+        assert!(TcpStream::connect(addr).is_ok(), "listening while alive");
+        drop(proxy);
+        // The listener thread sees the stop flag at its next accept and closes the socket.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while TcpStream::connect(addr).is_ok() {
+            assert!(
+                Instant::now() < deadline,
+                "the proxy still accepts after being dropped"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
