@@ -210,7 +210,7 @@ fn varint_bytes<const KEEP: bool>(
 /// through the full reader, which either accepts it too or reports the precise error. The fuzz
 /// property `wire_records` checks the iterator against the validation walk on every input.
 pub(crate) fn decode_record(src: &Bytes, pos: &mut usize) -> Result<Record, DecodeError> {
-    if let Some((end, record)) = fast_read::<true>(src, *pos) {
+    if let Some((end, record)) = fast_read(src, *pos) {
         *pos = end;
         return Ok(record);
     }
@@ -223,12 +223,12 @@ pub(crate) fn decode_record_full(src: &Bytes, pos: &mut usize) -> Result<Record,
 }
 
 /// Checks one record exactly as [`decode_record`] does, without taking its blobs; returns its
-/// offset delta. Used by validation walks; a lean pass ([`fast_skip`]) and the same fallback as
+/// offset delta. Used by validation walks; the same lean pass ([`fast_ref`]) and fallback as
 /// [`decode_record`].
 pub(crate) fn skip_record(src: &Bytes, pos: &mut usize) -> Result<i32, DecodeError> {
-    if let Some((end, offset_delta)) = fast_skip(src, *pos) {
+    if let Some((end, record)) = fast_ref(src, *pos) {
         *pos = end;
-        return Ok(offset_delta);
+        return Ok(record.offset_delta);
     }
     read_record::<false>(src, pos).map(|r| r.offset_delta)
 }
@@ -282,97 +282,29 @@ fn fast_blob(buf: &[u8], p: &mut usize) -> Option<Option<(usize, usize)>> {
     Some(Some((from, n)))
 }
 
-/// The well-formed case of [`read_record`]: every read is bounded by the record's own end, so
-/// when this returns `Some((end, record))` the full reader reads the very same bytes and
-/// returns the same record. `None` means "not sure". Without `KEEP`, blobs and headers are not
-/// taken (the record carries only its fixed fields).
+/// [`fast_ref`] with the blobs taken as slices of `src` sharing its memory (an empty one
+/// touches no reference count).
 #[inline(always)]
-fn fast_read<const KEEP: bool>(src: &Bytes, start: usize) -> Option<(usize, Record)> {
-    let mut p = start;
-    let len = usize::try_from(fast_varint(src, &mut p)?).ok()?;
-    let end = p.checked_add(len)?;
-    let body = src.get(..end)?;
-    let attributes = *body.get(p)? as i8;
-    p += 1;
-    let raw = fast_uvarlong(body, &mut p, 10)?;
-    let timestamp_delta = ((raw >> 1) as i64) ^ -((raw & 1) as i64);
-    let offset_delta = fast_varint(body, &mut p)?;
-    let key = fast_blob(body, &mut p)?;
-    let value = fast_blob(body, &mut p)?;
-    let count = usize::try_from(fast_varint(body, &mut p)?).ok()?;
-    if count > (end - p) / 2 {
-        return None;
-    }
-    let mut headers = if KEEP && count > 0 {
-        Vec::with_capacity(count)
-    } else {
-        Vec::new()
-    };
-    for _ in 0..count {
-        // A null header key is an error: let the full reader report it.
-        let key = fast_blob(body, &mut p)??;
-        let value = fast_blob(body, &mut p)?;
-        if KEEP {
-            headers.push(RecordHeader {
-                key: share(src, key),
-                value: value.map(|v| share(src, v)),
-            });
-        }
-    }
-    if p != end {
-        return None;
-    }
-    let (key, value) = if KEEP {
-        (key.map(|k| share(src, k)), value.map(|v| share(src, v)))
-    } else {
-        (None, None)
-    };
+fn fast_read(src: &Bytes, start: usize) -> Option<(usize, Record)> {
+    let (end, r) = fast_ref(src, start)?;
+    let share = |b: &[u8]| src.slice_ref(b);
     Some((
         end,
         Record {
-            attributes,
-            timestamp_delta,
-            offset_delta,
-            key,
-            value,
-            headers,
+            attributes: r.attributes,
+            timestamp_delta: r.timestamp_delta,
+            offset_delta: r.offset_delta,
+            key: r.key.map(share),
+            value: r.value.map(share),
+            headers: r
+                .headers()
+                .map(|(key, value)| RecordHeader {
+                    key: share(key),
+                    value: value.map(share),
+                })
+                .collect(),
         },
     ))
-}
-
-/// [`fast_read`] for the validation walk: the same reads and checks, keeping nothing but the
-/// offset delta (no record is built, nothing is dropped: this runs once per produced record).
-#[inline(always)]
-fn fast_skip(src: &[u8], start: usize) -> Option<(usize, i32)> {
-    let mut p = start;
-    let len = usize::try_from(fast_varint(src, &mut p)?).ok()?;
-    let end = p.checked_add(len)?;
-    let body = src.get(..end)?;
-    body.get(p)?; // attributes
-    p += 1;
-    fast_uvarlong(body, &mut p, 10)?; // timestamp delta
-    let offset_delta = fast_varint(body, &mut p)?;
-    fast_blob(body, &mut p)?; // key
-    fast_blob(body, &mut p)?; // value
-    let count = usize::try_from(fast_varint(body, &mut p)?).ok()?;
-    if count > (end - p) / 2 {
-        return None;
-    }
-    for _ in 0..count {
-        fast_blob(body, &mut p)??; // a null header key goes to the full reader
-        fast_blob(body, &mut p)?;
-    }
-    (p == end).then_some((end, offset_delta))
-}
-
-/// A slice of `src` sharing its memory (an empty one touches no reference count).
-#[inline(always)]
-fn share(src: &Bytes, (from, len): (usize, usize)) -> Bytes {
-    if len == 0 {
-        Bytes::new()
-    } else {
-        src.slice(from..from + len)
-    }
 }
 
 /// The one record reader behind [`decode_record`] and [`skip_record`]: every check is made in
@@ -601,7 +533,10 @@ impl<'a> Iterator for HeaderRefs<'a> {
     }
 }
 
-/// The lean reader for borrowed records: the same reads and checks as [`fast_read`].
+/// The well-formed case of [`read_record`], behind all three readers (owned, borrowed, the
+/// validation walk): every read is bounded by the record's own end, so when this returns
+/// `Some((end, record))` the full reader reads the very same bytes and returns the same record.
+/// `None` means "not sure": the full reader then accepts it too or names the error.
 #[inline(always)]
 fn fast_ref(src: &[u8], start: usize) -> Option<(usize, RecordRef<'_>)> {
     let mut p = start;
