@@ -17,7 +17,6 @@ use semel_offsets::{GroupActivity, OffsetRecord, OffsetStore, OffsetsConfig, Wri
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tracing::{error, warn};
 
@@ -151,7 +150,18 @@ impl Groups {
             rebalances: std::sync::atomic::AtomicU64::new(0),
         });
         tokio::spawn(persister(Arc::downgrade(&this), queue));
-        tokio::spawn(ticker(Arc::downgrade(&this)));
+        tokio::spawn(crate::deadlines::run(
+            Arc::downgrade(&this),
+            |g: &Groups| &g.wake_ticker,
+            |g: &Groups| g.state.lock().groups.poll_timeout(),
+            |g: &Groups, now| {
+                let mut state = g.state.lock();
+                if state.groups.poll_timeout().is_some_and(|d| d <= now) {
+                    state.groups.tick(now);
+                    g.drain(&mut state, Vec::new(), Vec::new());
+                }
+            },
+        ));
         Ok(this)
     }
 
@@ -369,31 +379,6 @@ async fn persister(groups: Weak<Groups>, mut queue: mpsc::UnboundedReceiver<Job>
             for then in job.then {
                 then(&this);
             }
-        }
-    }
-}
-
-/// Fires the group timers when they are due.
-async fn ticker(groups: Weak<Groups>) {
-    loop {
-        let Some(this) = groups.upgrade() else { return };
-        let now = crate::now_ms();
-        let next = this.state.lock().groups.poll_timeout();
-        let wait_ms = next.map_or(1_000, |deadline| (deadline - now).clamp(0, 1_000));
-        if wait_ms > 0 {
-            // A request that adds an earlier deadline wakes us.
-            let wake = this.wake_ticker.notified();
-            let _ = tokio::time::timeout(
-                Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0)),
-                wake,
-            )
-            .await;
-        }
-        let now = crate::now_ms();
-        let mut state = this.state.lock();
-        if state.groups.poll_timeout().is_some_and(|d| d <= now) {
-            state.groups.tick(now);
-            this.drain(&mut state, Vec::new(), Vec::new());
         }
     }
 }

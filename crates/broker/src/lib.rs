@@ -8,17 +8,18 @@
 //! - `handler/`: one module per group of APIs.
 //! - [`store`], [`partition`], [`topics`]: topics and partitions on semel-log logs, topic
 //!   metadata persisted in an internal log.
-//! - [`flusher`]: group commit for `acks=all` under `--flush always`.
+//! - [`flusher`]: group commit under `--flush always`, the interval flusher, housekeeping.
+//! - [`groups`], [`transactions`], [`producer_ids`]: the group, offset and transaction
+//!   coordinators with their internal logs; `deadlines` fires their timers.
 //! - [`config`], [`cli`], [`datadir`], [`metrics`]: running it.
 //!
-//! Served today (issue 7, in progress): ApiVersions, Metadata, Produce (acks 0/1/all),
-//! Fetch (long poll), ListOffsets, CreateTopics, DeleteTopics, CreatePartitions,
-//! DescribeCluster. Consumer groups, offsets and exactly-once come next.
+//! The APIs served are listed in [`broker::SUPPORTED`].
 
 pub mod broker;
 pub mod cli;
 pub mod config;
 pub mod datadir;
+mod deadlines;
 pub mod flusher;
 pub mod groups;
 mod handler;

@@ -17,7 +17,6 @@ use semel_txn::{
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tracing::{error, warn};
 
@@ -147,7 +146,23 @@ impl Transactions {
         let this = Arc::clone(&broker.transactions);
         tokio::spawn(persister(Arc::downgrade(&this), queues.persist));
         tokio::spawn(marker_writer(Arc::downgrade(broker), queues.markers));
-        tokio::spawn(ticker(Arc::downgrade(&this)));
+        // Transaction timeouts and id expiry.
+        tokio::spawn(crate::deadlines::run(
+            Arc::downgrade(&this),
+            |t: &Transactions| &t.wake_ticker,
+            |t: &Transactions| t.state.lock().coordinator.next_deadline_ms(),
+            |t: &Transactions, now| {
+                let mut state = t.state.lock();
+                if state
+                    .coordinator
+                    .next_deadline_ms()
+                    .is_some_and(|d| d <= now)
+                {
+                    state.coordinator.tick(now);
+                    t.drain(&mut state);
+                }
+            },
+        ));
         let mut state = this.state.lock();
         this.drain(&mut state);
     }
@@ -353,34 +368,6 @@ fn write_partition_marker(
     };
     let end = partition.write_marker(producer_id, producer_epoch, commit, crate::now_ms())?;
     Ok(end.map(|end| (Arc::clone(partition), end)))
-}
-
-/// Fires transaction timeouts and id expiry.
-async fn ticker(txns: Weak<Transactions>) {
-    loop {
-        let Some(this) = txns.upgrade() else { return };
-        let now = crate::now_ms();
-        let next = this.state.lock().coordinator.next_deadline_ms();
-        let wait_ms = next.map_or(1_000, |deadline| (deadline - now).clamp(0, 1_000));
-        if wait_ms > 0 {
-            let wake = this.wake_ticker.notified();
-            let _ = tokio::time::timeout(
-                Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0)),
-                wake,
-            )
-            .await;
-        }
-        let now = crate::now_ms();
-        let mut state = this.state.lock();
-        if state
-            .coordinator
-            .next_deadline_ms()
-            .is_some_and(|d| d <= now)
-        {
-            state.coordinator.tick(now);
-            this.drain(&mut state);
-        }
-    }
 }
 
 #[cfg(test)]
