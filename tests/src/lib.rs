@@ -596,7 +596,10 @@ impl FaultyProxy {
 fn read_frame_from(stream: &mut TcpStream) -> Option<Vec<u8>> {
     let mut size = [0u8; 4];
     stream.read_exact(&mut size).ok()?;
-    let size = usize::try_from(i32::from_be_bytes(size)).ok()?;
+    // The broker's own limit: a larger announced size ends the connection, never allocates.
+    let size = usize::try_from(i32::from_be_bytes(size))
+        .ok()
+        .filter(|&n| n <= semel_wire::DEFAULT_MAX_FRAME_BYTES)?;
     let mut body = vec![0; size];
     stream.read_exact(&mut body).ok()?;
     Some(body)

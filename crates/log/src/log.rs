@@ -344,20 +344,29 @@ fn validate_config(config: &LogConfig) -> Result<()> {
 
 /// The start offset kept by [`Log::delete_before`], 0 when none was set.
 fn read_start_file(dir: &Path) -> Result<u64> {
+    use std::io::Read;
     let path = dir.join(START_FILE);
-    let text = match fs::read(&path) {
-        Ok(text) => text,
+    let file = match File::open(&path) {
+        Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
         Err(source) => {
             return Err(Error::Io {
-                op: "read",
+                op: "open",
                 path,
                 source,
             });
         }
     };
-    std::str::from_utf8(&text)
-        .ok()
+    // A decimal u64 and a newline fit in 21 bytes: read one byte more than that at most,
+    // whatever the file holds, so a longer file is refused without reading it.
+    const MAX: usize = 21;
+    let mut text = Vec::with_capacity(MAX + 1);
+    file.take(MAX as u64 + 1)
+        .read_to_end(&mut text)
+        .map_err(io_err("read", &path))?;
+    Some(&text)
+        .filter(|t| t.len() <= MAX)
+        .and_then(|t| std::str::from_utf8(t).ok())
         .and_then(|t| t.trim_end().parse::<u64>().ok())
         .ok_or(Error::Corrupt {
             path,

@@ -115,6 +115,20 @@ fn a_damaged_start_offset_file_is_a_clear_error() {
         Log::open(dir.path(), small_config(4096)),
         Err(Error::Corrupt { .. })
     ));
+    // A valid offset followed by more bytes than an offset can take is refused too.
+    let mut padded = b"5\n".to_vec();
+    padded.extend_from_slice(&[b' '; 100]);
+    std::fs::write(dir.path().join("log-start-offset"), padded).unwrap();
+    assert!(matches!(
+        Log::open(dir.path(), small_config(4096)),
+        Err(Error::Corrupt { .. })
+    ));
+    // A huge file is refused from its first bytes, not read whole.
+    std::fs::write(dir.path().join("log-start-offset"), vec![b'1'; 1 << 20]).unwrap();
+    assert!(matches!(
+        Log::open(dir.path(), small_config(4096)),
+        Err(Error::Corrupt { .. })
+    ));
 }
 
 #[test]
