@@ -311,6 +311,22 @@ pub fn svg(cells: &[CellResult]) -> String {
             .collect();
         own.iter().sum::<f64>() / own.len().max(1) as f64
     };
+    // Per fault: one bar per semantics.
+    let per_fault = |title, unit, figure: &dyn Fn(&CellResult) -> f64| Panel {
+        title,
+        unit,
+        groups: faults.iter().map(|f| f.to_string()).collect(),
+        series: semantics.iter().map(|s| s.name()).collect(),
+        values: faults
+            .iter()
+            .map(|&f| {
+                semantics
+                    .iter()
+                    .map(|&s| find(s, f).map_or(0.0, figure))
+                    .collect()
+            })
+            .collect(),
+    };
     let names: Vec<String> = semantics.iter().map(|s| s.to_string()).collect();
     let panels = [
         Panel {
@@ -338,36 +354,12 @@ pub fn svg(cells: &[CellResult]) -> String {
                 })
                 .collect(),
         },
-        Panel {
-            title: "Lost messages per fault",
-            unit: "messages never charged",
-            groups: faults.iter().map(|f| f.to_string()).collect(),
-            series: semantics.iter().map(|s| s.name()).collect(),
-            values: faults
-                .iter()
-                .map(|&f| {
-                    semantics
-                        .iter()
-                        .map(|&s| find(s, f).map_or(0.0, |c| c.lost_count as f64))
-                        .collect()
-                })
-                .collect(),
-        },
-        Panel {
-            title: "Duplicate charges per fault",
-            unit: "extra charges",
-            groups: faults.iter().map(|f| f.to_string()).collect(),
-            series: semantics.iter().map(|s| s.name()).collect(),
-            values: faults
-                .iter()
-                .map(|&f| {
-                    semantics
-                        .iter()
-                        .map(|&s| find(s, f).map_or(0.0, |c| c.duplicate_count as f64))
-                        .collect()
-                })
-                .collect(),
-        },
+        per_fault("Lost messages per fault", "messages never charged", &|c| {
+            c.lost_count as f64
+        }),
+        per_fault("Duplicate charges per fault", "extra charges", &|c| {
+            c.duplicate_count as f64
+        }),
     ];
     let (w, h) = (900.0, 560.0);
     let mut svg = String::new();
