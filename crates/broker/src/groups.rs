@@ -103,26 +103,21 @@ impl Groups {
         let reader = log.reader();
         let mut group_records: Vec<Vec<u8>> = Vec::new();
         let mut offset_records: Vec<OffsetRecord> = Vec::new();
-        let mut offset = reader.log_start_offset();
-        while offset < reader.next_offset() {
-            let entries = reader.read(offset, 4 << 20)?;
-            let Some(last) = entries.last() else { break };
-            offset = last.next_offset();
-            for entry in entries {
-                let damaged = |message: String| GroupsOpenError::Damaged {
-                    offset: entry.base_offset,
-                    message,
-                };
-                match entry.payload.split_first() {
-                    Some((&GROUP_RECORD, body)) => group_records.push(body.to_vec()),
-                    Some((&OFFSET_RECORD, body)) => {
-                        offset_records
-                            .push(OffsetRecord::decode(body).map_err(|e| damaged(e.to_string()))?);
-                    }
-                    _ => return Err(damaged("unknown record tag".to_owned())),
+        reader.replay(reader.log_start_offset(), |entry| {
+            let damaged = |message: String| GroupsOpenError::Damaged {
+                offset: entry.base_offset,
+                message,
+            };
+            match entry.payload.split_first() {
+                Some((&GROUP_RECORD, body)) => group_records.push(body.to_vec()),
+                Some((&OFFSET_RECORD, body)) => {
+                    offset_records
+                        .push(OffsetRecord::decode(body).map_err(|e| damaged(e.to_string()))?);
                 }
+                _ => return Err(damaged("unknown record tag".to_owned())),
             }
-        }
+            Ok(())
+        })?;
         let groups = GroupCoordinator::replay(
             GroupConfig::default(),
             seed,

@@ -445,7 +445,7 @@ fn rebuild_producers(
     let config = ProducerStateConfig::default();
     let start = reader.log_start_offset();
     let end = reader.next_offset();
-    let (mut table, mut offset) = match std::fs::read(snapshot_path) {
+    let (mut table, offset) = match std::fs::read(snapshot_path) {
         Ok(bytes) => match ProducerStateTable::decode_snapshot(&bytes, config) {
             Ok(snapshot) => match u64::try_from(snapshot.log_end_offset) {
                 Ok(covered) if covered >= start && covered <= end => (snapshot.table, covered),
@@ -460,14 +460,10 @@ fn rebuild_producers(
     };
     // The snapshot describes the log as it was at a clean stop; once we append, it is stale.
     let _ = std::fs::remove_file(snapshot_path);
-    while offset < end {
-        let entries = reader.read(offset, 4 << 20)?;
-        let Some(last) = entries.last() else { break };
-        offset = last.next_offset();
-        for entry in entries {
-            replay(&mut table, &entry);
-        }
-    }
+    reader.replay(offset, |entry| {
+        replay(&mut table, &entry);
+        Ok::<(), semel_log::Error>(())
+    })?;
     Ok(table)
 }
 
@@ -475,37 +471,31 @@ fn rebuild_producers(
 /// transaction, a marker closes it (and records an abort).
 fn rebuild_txn_index(reader: &LogReader) -> Result<TxnIndex, semel_log::Error> {
     let mut index = TxnIndex::new();
-    let mut offset = reader.log_start_offset();
-    let end = reader.next_offset();
-    while offset < end {
-        let entries = reader.read(offset, 4 << 20)?;
-        let Some(last) = entries.last() else { break };
-        offset = last.next_offset();
-        for entry in entries {
-            let Ok(batch) = RecordBatch::parse(entry.payload) else {
-                continue;
-            };
-            if !batch.is_transactional() {
-                continue;
-            }
-            match batch.end_txn_marker() {
-                Ok(Some(marker)) => {
-                    let commit = marker.kind == ControlRecordType::Commit;
-                    if matches!(
-                        marker.kind,
-                        ControlRecordType::Commit | ControlRecordType::Abort
-                    ) && let Err(e) = index.end(batch.producer_id(), batch.base_offset(), commit)
-                    {
-                        warn!(error = %e, "transaction index replay refused a marker");
-                    }
-                }
-                Ok(None) => {
-                    index.begin(batch.producer_id(), batch.base_offset());
-                }
-                Err(_) => {}
-            }
+    reader.replay(reader.log_start_offset(), |entry| {
+        let Ok(batch) = RecordBatch::parse(entry.payload) else {
+            return Ok(());
+        };
+        if !batch.is_transactional() {
+            return Ok(());
         }
-    }
+        match batch.end_txn_marker() {
+            Ok(Some(marker)) => {
+                let commit = marker.kind == ControlRecordType::Commit;
+                if matches!(
+                    marker.kind,
+                    ControlRecordType::Commit | ControlRecordType::Abort
+                ) && let Err(e) = index.end(batch.producer_id(), batch.base_offset(), commit)
+                {
+                    warn!(error = %e, "transaction index replay refused a marker");
+                }
+            }
+            Ok(None) => {
+                index.begin(batch.producer_id(), batch.base_offset());
+            }
+            Err(_) => {}
+        }
+        Ok::<(), semel_log::Error>(())
+    })?;
     Ok(index)
 }
 

@@ -42,15 +42,10 @@ impl ProducerIds {
         )?;
         let mut allocator = ProducerIdAllocator::new(BLOCK_SIZE)?;
         let reader = log.reader();
-        let mut offset = reader.log_start_offset();
-        while offset < reader.next_offset() {
-            let entries = reader.read(offset, 1 << 20)?;
-            let Some(last) = entries.last() else { break };
-            offset = last.next_offset();
-            for entry in entries {
-                allocator.replay(&ProducerIdBlock::decode(&entry.payload)?);
-            }
-        }
+        reader.replay(reader.log_start_offset(), |entry| {
+            allocator.replay(&ProducerIdBlock::decode(&entry.payload)?);
+            Ok::<(), ProducerIdError>(())
+        })?;
         Ok(Self {
             inner: Mutex::new((allocator, log)),
         })

@@ -115,20 +115,12 @@ impl Store {
         let meta = Log::open(data_dir.join("__meta"), meta_config)?;
         let mut state: BTreeMap<String, (Uuid, i32, TopicConfigs)> = BTreeMap::new();
         let reader = meta.reader();
-        let mut offset = reader.log_start_offset();
-        loop {
-            let entries = reader.read(offset, 1 << 20)?;
-            let Some(last) = entries.last() else { break };
-            offset = last.next_offset();
-            for entry in entries {
-                let record = MetaRecord::decode(entry.payload)
-                    .map_err(|e| StoreOpenError::Meta(e.to_string()))?;
-                apply(&mut state, record);
-            }
-            if offset >= reader.next_offset() {
-                break;
-            }
-        }
+        reader.replay(reader.log_start_offset(), |entry| {
+            let record = MetaRecord::decode(entry.payload)
+                .map_err(|e| StoreOpenError::Meta(e.to_string()))?;
+            apply(&mut state, record);
+            Ok::<(), StoreOpenError>(())
+        })?;
         let store = Self {
             data_dir,
             config: config.clone(),

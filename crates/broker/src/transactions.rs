@@ -102,21 +102,16 @@ impl Transactions {
         )?;
         let reader = log.reader();
         let mut records = Vec::new();
-        let mut offset = reader.log_start_offset();
-        while offset < reader.next_offset() {
-            let entries = reader.read(offset, 4 << 20)?;
-            let Some(last) = entries.last() else { break };
-            offset = last.next_offset();
-            for entry in entries {
-                let record = TxnLogRecord::decode(&entry.payload).map_err(|e| {
-                    TransactionsOpenError::Damaged {
-                        offset: entry.base_offset,
-                        message: e.to_string(),
-                    }
-                })?;
-                records.push(record);
-            }
-        }
+        reader.replay(reader.log_start_offset(), |entry| {
+            let record = TxnLogRecord::decode(&entry.payload).map_err(|e| {
+                TransactionsOpenError::Damaged {
+                    offset: entry.base_offset,
+                    message: e.to_string(),
+                }
+            })?;
+            records.push(record);
+            Ok::<(), TransactionsOpenError>(())
+        })?;
         let coordinator = TransactionCoordinator::replay(config, records.iter());
         let (persist, persist_queue) = mpsc::unbounded_channel();
         let (markers, marker_queue) = mpsc::unbounded_channel();

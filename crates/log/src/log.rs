@@ -38,6 +38,9 @@ enum Via {
     CallerPwrite,
 }
 
+/// Payload bytes [`LogReader::replay`] reads at a time.
+const REPLAY_CHUNK_BYTES: usize = 4 << 20;
+
 /// Name of the lock file inside the log directory.
 pub(crate) const LOCK_FILE: &str = "semel-log.lock";
 
@@ -439,6 +442,32 @@ impl LogReader {
     /// [`Error::Corrupt`] if a committed entry no longer decodes.
     pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<u64>> {
         self.shared.offset_for_timestamp(timestamp)
+    }
+
+    /// Calls `each` on every entry from the one holding `from` up to the log end as it is
+    /// now, in order, reading a few MiB at a time: the replay loop of a state machine whose
+    /// records live in the log.
+    ///
+    /// # Errors
+    /// A read error ([`Error::OffsetOutOfRange`] for `from` below the log start,
+    /// [`Error::Corrupt`]),
+    /// converted into `E`, or the first error `each` returns (which stops the replay).
+    pub fn replay<E: From<Error>>(
+        &self,
+        from: u64,
+        mut each: impl FnMut(Entry) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let end = self.next_offset();
+        let mut offset = from;
+        while offset < end {
+            let entries = self.read(offset, REPLAY_CHUNK_BYTES)?;
+            let Some(last) = entries.last() else { break };
+            offset = last.next_offset();
+            for entry in entries {
+                each(entry)?;
+            }
+        }
+        Ok(())
     }
 
     /// The offset the next append gets (the log end offset).

@@ -733,3 +733,42 @@ fn large_reservations_are_staged_and_patched_before_commit() {
     assert_eq!(log.next_offset(), 4);
     assert_eq!(&log.read(1, 1).unwrap()[0].payload[..], &want[..]);
 }
+
+#[test]
+fn replay_visits_every_entry_from_the_one_holding_the_offset_and_stops_at_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), small_config(300)).unwrap();
+    for i in 0..30 {
+        log.append(&payload(i, 50), 2, 0).unwrap();
+    }
+    let reader = log.reader();
+    let mut seen = Vec::new();
+    reader
+        .replay(5, |e| {
+            seen.push((e.base_offset, e.payload.to_vec()));
+            Ok::<(), Error>(())
+        })
+        .unwrap();
+    let want: Vec<(u64, Vec<u8>)> = (2..30).map(|i| (i * 2, payload(i, 50))).collect();
+    assert_eq!(
+        seen, want,
+        "from the entry holding offset 5, in order, to the end"
+    );
+    let mut count = 0;
+    let stopped = reader.replay(0, |e| {
+        count += 1;
+        if e.base_offset == 6 {
+            return Err(Error::ZeroRecords);
+        }
+        Ok(())
+    });
+    assert!(matches!(stopped, Err(Error::ZeroRecords)));
+    assert_eq!(count, 4, "stops at the first error");
+    // At or past the end there is nothing to replay; below the start is out of range.
+    assert!(reader.replay(60, |_| Err(Error::ZeroRecords)).is_ok());
+    log.delete_before(10).unwrap();
+    assert!(matches!(
+        reader.replay(0, |_| Ok::<(), Error>(())),
+        Err(Error::OffsetOutOfRange { .. })
+    ));
+}
