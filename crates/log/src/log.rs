@@ -99,6 +99,13 @@ pub struct LogConfig {
     /// of it with zeros by `pwrite` before writing there through the mapping, so the
     /// filesystem reserves those blocks and a full disk is an error from `reserve`/`append`.
     pub preallocate: bool,
+    /// Start writing committed bytes back to disk, without waiting, once this many have
+    /// accumulated since the last start (`sync_file_range(SYNC_FILE_RANGE_WRITE)` on Linux,
+    /// nothing elsewhere). The next flush then finds most of its pages already on their way
+    /// and returns sooner, which shortens group commit when flushes are driven from outside
+    /// ([`FlushPolicy::Os`] with [`Log::sync`] calls). `None` (the default) leaves the pages
+    /// to the kernel until a flush. Only a hint: an I/O error is still reported by the flush.
+    pub writeback_bytes: Option<u64>,
 }
 
 impl Default for LogConfig {
@@ -111,6 +118,7 @@ impl Default for LogConfig {
             retention_ms: None,
             sealed_corruption: SealedCorruption::Fail,
             preallocate: false,
+            writeback_bytes: None,
         }
     }
 }
@@ -846,6 +854,9 @@ impl Log {
     }
 
     fn after_append(&mut self) -> Result<()> {
+        if let Some(threshold) = self.config.writeback_bytes {
+            self.active.start_writeback(threshold);
+        }
         match self.config.flush {
             FlushPolicy::Always => self.sync(),
             FlushPolicy::EveryBytes(n) if self.unsynced_bytes() >= n => self.sync(),

@@ -161,6 +161,30 @@ pub(crate) fn available_bytes(path: &std::path::Path) -> io::Result<u64> {
     }
 }
 
+/// Starts writeback of `len` bytes at `offset` of `file` and returns without waiting for it
+/// (Linux: `sync_file_range(SYNC_FILE_RANGE_WRITE)`; elsewhere nothing). A hint: its result is
+/// ignored because a write-back error stays recorded for the next `msync`/`fsync`, which is
+/// what reports durability.
+pub(crate) fn start_writeback(file: &File, offset: u64, len: u64) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let (Ok(offset), Ok(len)) = (
+            libc::off64_t::try_from(offset),
+            libc::off64_t::try_from(len),
+        ) else {
+            return;
+        };
+        // SAFETY: plain FFI call on a valid, open file descriptor owned by `file`; it does not
+        // touch our memory.
+        let _ = unsafe {
+            libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE)
+        };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, offset, len);
+}
+
 /// Reserves the file's blocks up to `len` bytes (and sets its length), so writes through the
 /// mapping cannot hit a full disk later. Linux: `posix_fallocate`; elsewhere: `set_len` only.
 pub(crate) fn preallocate(file: &File, len: u64) -> io::Result<()> {

@@ -63,6 +63,8 @@ pub(crate) struct Segment {
     pub(crate) index: RwLock<Vec<IndexPoint>>,
     /// Position of the last index point (writer-only bookkeeping), `NO_POINT` when none.
     last_point: AtomicU64,
+    /// Bytes whose writeback was started (writer-only bookkeeping).
+    writeback_end: AtomicU64,
 }
 
 impl Segment {
@@ -138,6 +140,7 @@ impl Segment {
             max_timestamp: AtomicI64::new(i64::MIN),
             index: RwLock::new(Vec::new()),
             last_point: AtomicU64::new(NO_POINT),
+            writeback_end: AtomicU64::new(0),
         })
     }
 
@@ -166,6 +169,21 @@ impl Segment {
         }
         self.max_timestamp
             .fetch_max(header.max_timestamp, Ordering::AcqRel);
+    }
+
+    /// Starts writeback of the committed bytes not yet flushed or started, once at least
+    /// `threshold` of them accumulated. Writer only.
+    pub(crate) fn start_writeback(&self, threshold: u64) {
+        let end = self.committed_end.load(Ordering::Acquire);
+        let from = self
+            .writeback_end
+            .load(Ordering::Relaxed)
+            .max(self.synced_end.load(Ordering::Acquire))
+            .min(end);
+        if end - from >= threshold.max(1) {
+            mmap::start_writeback(&self.file, from, end - from);
+            self.writeback_end.store(end, Ordering::Relaxed);
+        }
     }
 
     /// Publishes a new committed end and next offset (release: the bytes below are written).
@@ -266,5 +284,30 @@ mod tests {
         assert_eq!(parse_file_name("0000000000000000004x.log"), None);
         assert_eq!(parse_file_name("00000000000000000042.index"), None);
         assert_eq!(parse_file_name("99999999999999999999.log"), None);
+    }
+
+    #[test]
+    fn writeback_starts_once_the_threshold_accumulated_and_never_behind_the_flush() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let seg = Segment::create(dir.path(), 0, 1 << 16, false).expect("segment");
+        let started = |s: &Segment| s.writeback_end.load(Ordering::Relaxed);
+        seg.publish(1000, 1);
+        seg.start_writeback(4096);
+        assert_eq!(started(&seg), 0, "below the threshold nothing starts");
+        seg.publish(5000, 2);
+        seg.start_writeback(4096);
+        assert_eq!(started(&seg), 5000);
+        seg.publish(6000, 3);
+        seg.flush().expect("flush");
+        seg.publish(9000, 4);
+        seg.start_writeback(4096);
+        assert_eq!(
+            started(&seg),
+            5000,
+            "counted from the flushed end: 3000 < 4096"
+        );
+        seg.publish(10_100, 5);
+        seg.start_writeback(4096);
+        assert_eq!(started(&seg), 10_100);
     }
 }

@@ -264,9 +264,17 @@ fn config() -> impl Strategy<Value = LogConfig> {
         ],
         prop::option::of(300u64..3000),
         prop::option::of(200i64..1500),
+        prop::option::of(prop_oneof![Just(0u64), Just(100), Just(4096)]),
     )
         .prop_map(
-            |(segment_bytes, index_interval_bytes, flush, retention_bytes, retention_ms)| {
+            |(
+                segment_bytes,
+                index_interval_bytes,
+                flush,
+                retention_bytes,
+                retention_ms,
+                writeback_bytes,
+            )| {
                 LogConfig {
                     segment_bytes,
                     index_interval_bytes,
@@ -275,6 +283,7 @@ fn config() -> impl Strategy<Value = LogConfig> {
                     retention_ms,
                     sealed_corruption: SealedCorruption::Fail,
                     preallocate: true,
+                    writeback_bytes,
                 }
             },
         )
