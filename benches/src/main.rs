@@ -210,6 +210,20 @@ fn run_once(target: Target, bins: &Binaries, tmp: &Path, job: &Job) -> Result<Ru
             .map_err(context)?,
             0.0,
         ),
+        Workload::TwoProducers(mode) => (
+            workloads::produce_parallel(
+                &broker.bootstrap(),
+                mode,
+                &topic,
+                partitions,
+                records,
+                size,
+                max_seconds,
+                2,
+            )
+            .map_err(context)?,
+            0.0,
+        ),
         Workload::ConsumeFromStart => {
             let produced = workloads::produce(
                 &broker.bootstrap(),

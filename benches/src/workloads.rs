@@ -41,13 +41,16 @@ pub(crate) enum Produce {
 pub(crate) enum Workload {
     /// Produce as fast as one producer can.
     Produce(Produce),
+    /// Two producers at once, each as fast as it can (for transactions: two transactional
+    /// ids, so one's commit overlaps the other's sends, as with several application threads).
+    TwoProducers(Produce),
     /// Produce acks=all, then consume everything from the start (only the consume is timed).
     ConsumeFromStart,
 }
 
 impl Workload {
     /// Every workload, in report order.
-    pub(crate) const ALL: [Workload; 6] = [
+    pub(crate) const ALL: [Workload; 8] = [
         Workload::Produce(Produce::Acks1),
         Workload::Produce(Produce::AcksAll),
         Workload::Produce(Produce::Idempotent),
@@ -56,6 +59,10 @@ impl Workload {
         }),
         Workload::Produce(Produce::Transactional {
             commit_every_ms: 10,
+        }),
+        Workload::TwoProducers(Produce::AcksAll),
+        Workload::TwoProducers(Produce::Transactional {
+            commit_every_ms: 100,
         }),
         Workload::ConsumeFromStart,
     ];
@@ -68,6 +75,9 @@ impl Workload {
             Workload::Produce(Produce::Idempotent) => "produce idempotent".into(),
             Workload::Produce(Produce::Transactional { commit_every_ms }) => {
                 format!("produce transactional, commit every {commit_every_ms} ms")
+            }
+            Workload::TwoProducers(mode) => {
+                format!("2 producers, {}", Workload::Produce(mode).name())
             }
             Workload::ConsumeFromStart => "consume from the start".into(),
         }
@@ -82,6 +92,7 @@ impl Workload {
             Workload::Produce(Produce::Transactional { commit_every_ms }) => {
                 format!("produce-txn-{commit_every_ms}ms")
             }
+            Workload::TwoProducers(mode) => format!("{}-x2", Workload::Produce(mode).slug()),
             Workload::ConsumeFromStart => "consume".into(),
         }
     }
@@ -231,7 +242,7 @@ pub(crate) struct Throughput {
 }
 
 /// The producer settings shared by every produce workload and target.
-fn producer_config(bootstrap: &str, mode: Produce, topic: &str) -> ClientConfig {
+fn producer_config(bootstrap: &str, mode: Produce, transactional_id: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", bootstrap)
@@ -246,12 +257,69 @@ fn producer_config(bootstrap: &str, mode: Produce, topic: &str) -> ClientConfig 
             config.set("enable.idempotence", "true");
         }
         Produce::Transactional { .. } => {
-            config.set("transactional.id", format!("bench-{topic}"));
+            config.set("transactional.id", transactional_id);
         }
         Produce::Acks1 | Produce::AcksAll => {}
     }
     apply_producer_extra(&mut config);
     config
+}
+
+/// `producers` producers at once, each running [`produce`] with its share of `records` (and
+/// its own transactional id); the result sums their records and commits and lasts as long
+/// as the slowest.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn produce_parallel(
+    bootstrap: &str,
+    mode: Produce,
+    topic: &str,
+    partitions: i32,
+    records: u64,
+    size: usize,
+    max_seconds: f64,
+    producers: usize,
+) -> Result<Throughput, String> {
+    let share = records / u64::try_from(producers.max(1)).unwrap_or(1);
+    let results: Vec<Result<Throughput, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..producers)
+            .map(|i| {
+                scope.spawn(move || {
+                    let id = format!("bench-{topic}-{i}");
+                    produce_as(
+                        bootstrap,
+                        mode,
+                        topic,
+                        partitions,
+                        share,
+                        size,
+                        max_seconds,
+                        &id,
+                    )
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a producer thread panicked".into()))
+            })
+            .collect()
+    });
+    let mut total = Throughput {
+        records: 0,
+        seconds: 0.0,
+        commit_seconds: 0.0,
+        commits: 0,
+    };
+    for result in results {
+        let one = result?;
+        total.records += one.records;
+        total.seconds = total.seconds.max(one.seconds);
+        total.commit_seconds += one.commit_seconds;
+        total.commits += one.commits;
+    }
+    Ok(total)
 }
 
 /// Produces up to `records` records of `size` bytes round-robin over `partitions`, stopping
@@ -265,8 +333,33 @@ pub(crate) fn produce(
     size: usize,
     max_seconds: f64,
 ) -> Result<Throughput, String> {
+    let id = format!("bench-{topic}");
+    produce_as(
+        bootstrap,
+        mode,
+        topic,
+        partitions,
+        records,
+        size,
+        max_seconds,
+        &id,
+    )
+}
+
+/// [`produce`] with the given transactional id (used only by transactional modes).
+#[allow(clippy::too_many_arguments)]
+fn produce_as(
+    bootstrap: &str,
+    mode: Produce,
+    topic: &str,
+    partitions: i32,
+    records: u64,
+    size: usize,
+    max_seconds: f64,
+    transactional_id: &str,
+) -> Result<Throughput, String> {
     let deliveries = Arc::new(Deliveries::default());
-    let producer: ThreadedProducer<Counting> = producer_config(bootstrap, mode, topic)
+    let producer: ThreadedProducer<Counting> = producer_config(bootstrap, mode, transactional_id)
         .create_with_context(Counting(Arc::clone(&deliveries)))
         .map_err(|e| format!("producer: {e}"))?;
     let commit_every = match mode {
