@@ -97,6 +97,10 @@ pub struct Store {
     data_dir: PathBuf,
     config: Config,
     meta: Mutex<Log>,
+    /// Serialises the changes of the topic table (each check, fsync and swap), so `topics`
+    /// itself is write-locked only for the swap, never across an fsync: produce and fetch
+    /// read it on every request.
+    admin: Mutex<()>,
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
 }
 
@@ -125,6 +129,7 @@ impl Store {
             data_dir,
             config: config.clone(),
             meta: Mutex::new(meta),
+            admin: Mutex::new(()),
             topics: RwLock::new(BTreeMap::new()),
         };
         let mut live_dirs = Vec::new();
@@ -291,9 +296,9 @@ impl Store {
     ) -> Result<Arc<Topic>, TopicError> {
         let partitions = self.validate_create(name, partitions, replication_factor, &configs)?;
         let id = random_uuid();
-        let mut topics = self.topics.write();
-        // Checked again under the write lock: another request may have created it meanwhile.
-        if topics.contains_key(name) {
+        let _admin = self.admin.lock();
+        // Checked again under the admin lock: another request may have created it meanwhile.
+        if self.topics.read().contains_key(name) {
             return Err(TopicError::AlreadyExists(name.to_owned()));
         }
         self.persist(&MetaRecord::CreateTopic {
@@ -303,7 +308,9 @@ impl Store {
             configs: configs.clone(),
         })?;
         let topic = Arc::new(self.open_topic(name, id, partitions, configs)?);
-        topics.insert(name.to_owned(), Arc::clone(&topic));
+        self.topics
+            .write()
+            .insert(name.to_owned(), Arc::clone(&topic));
         info!(topic = name, partitions, "topic created");
         Ok(topic)
     }
@@ -313,15 +320,15 @@ impl Store {
     /// # Errors
     /// Unknown topic, or storage errors.
     pub fn delete(&self, name: &str) -> Result<Uuid, TopicError> {
-        let mut topics = self.topics.write();
-        let Some(topic) = topics.get(name).cloned() else {
+        let admin = self.admin.lock();
+        let Some(topic) = self.topic(name) else {
             return Err(TopicError::Unknown(name.to_owned()));
         };
         self.persist(&MetaRecord::DeleteTopic {
             name: name.to_owned(),
         })?;
-        topics.remove(name);
-        drop(topics);
+        self.topics.write().remove(name);
+        drop(admin);
         // Readers still holding slices keep their mappings; unlinking is safe.
         let dir = self.topic_dir(name, &topic.id);
         if let Err(e) = std::fs::remove_dir_all(&dir) {
@@ -341,8 +348,8 @@ impl Store {
         count: i32,
         validate_only: bool,
     ) -> Result<(), TopicError> {
-        let mut topics = self.topics.write();
-        let Some(topic) = topics.get(name).cloned() else {
+        let _admin = self.admin.lock();
+        let Some(topic) = self.topic(name) else {
             return Err(TopicError::Unknown(name.to_owned()));
         };
         let current = i32::try_from(topic.partitions.len()).unwrap_or(i32::MAX);
@@ -361,7 +368,7 @@ impl Store {
         // Keep the already-open partitions (their logs are locked by these handles).
         let mut partitions = topic.partitions.clone();
         partitions.extend(self.open_partitions(name, &topic.id, &topic.configs, current..count)?);
-        topics.insert(
+        self.topics.write().insert(
             name.to_owned(),
             Arc::new(Topic {
                 name: topic.name.clone(),
@@ -384,8 +391,8 @@ impl Store {
         for (key, value) in &configs {
             validate_config(key, value).map_err(TopicError::InvalidConfig)?;
         }
-        let mut topics = self.topics.write();
-        let Some(topic) = topics.get(name).cloned() else {
+        let _admin = self.admin.lock();
+        let Some(topic) = self.topic(name) else {
             return Err(TopicError::Unknown(name.to_owned()));
         };
         self.persist(&MetaRecord::SetConfigs {
@@ -396,7 +403,7 @@ impl Store {
         for partition in &topic.partitions {
             partition.reconfigure(log_config.clone())?;
         }
-        topics.insert(
+        self.topics.write().insert(
             name.to_owned(),
             Arc::new(Topic {
                 name: topic.name.clone(),

@@ -62,7 +62,10 @@ pub(super) fn metadata(broker: &Broker, req: &MetadataRequest, version: i16) -> 
                 match broker.store.topic(&name) {
                     Some(topic) => describe(Some(name), Ok(&topic)),
                     None if auto_create => {
-                        match broker.store.create(&name, -1, -1, TopicConfigs::new()) {
+                        let created = super::blocking(|| {
+                            broker.store.create(&name, -1, -1, TopicConfigs::new())
+                        });
+                        match created {
                             Ok(topic) => describe(Some(name), Ok(&topic)),
                             Err(e) => describe(Some(name), Err(&e)),
                         }

@@ -58,6 +58,19 @@ pub(crate) enum Handled {
     Close(String),
 }
 
+/// Runs `job`, which flushes files (fsync), without holding up the other tasks of this runtime
+/// thread: on the multi-threaded runtime the worker hands them to another thread for the
+/// duration (`block_in_place`). The connection's own later requests still wait for it, as
+/// Kafka handles one request per connection at a time; so a topic exists for the next
+/// request once its CreateTopics has been handled. Elsewhere (a current-thread runtime in a
+/// test) `job` just runs.
+pub(crate) fn blocking<T>(job: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(job),
+        _ => job(),
+    }
+}
+
 /// Routes a request to its handler.
 pub(crate) fn handle(
     broker: &Arc<Broker>,
@@ -72,14 +85,22 @@ pub(crate) fn handle(
         RequestBody::Produce(req) => produce::produce(broker, req, version),
         RequestBody::Fetch(req) => fetch::fetch(broker, req, version),
         RequestBody::ListOffsets(req) => Handled::Now(list_offsets::list_offsets(broker, &req)),
-        RequestBody::CreateTopics(req) => Handled::Now(admin::create_topics(broker, &req, version)),
-        RequestBody::DeleteTopics(req) => Handled::Now(admin::delete_topics(broker, &req)),
-        RequestBody::CreatePartitions(req) => Handled::Now(admin::create_partitions(broker, &req)),
-        RequestBody::DeleteRecords(req) => Handled::Now(admin::delete_records(broker, &req)),
-        RequestBody::DescribeConfigs(req) => Handled::Now(configs::describe_configs(broker, &req)),
-        RequestBody::IncrementalAlterConfigs(req) => {
-            Handled::Now(configs::incremental_alter_configs(broker, &req))
+        RequestBody::CreateTopics(req) => {
+            Handled::Now(blocking(|| admin::create_topics(broker, &req, version)))
         }
+        RequestBody::DeleteTopics(req) => {
+            Handled::Now(blocking(|| admin::delete_topics(broker, &req)))
+        }
+        RequestBody::CreatePartitions(req) => {
+            Handled::Now(blocking(|| admin::create_partitions(broker, &req)))
+        }
+        RequestBody::DeleteRecords(req) => {
+            Handled::Now(blocking(|| admin::delete_records(broker, &req)))
+        }
+        RequestBody::DescribeConfigs(req) => Handled::Now(configs::describe_configs(broker, &req)),
+        RequestBody::IncrementalAlterConfigs(req) => Handled::Now(blocking(|| {
+            configs::incremental_alter_configs(broker, &req)
+        })),
         RequestBody::FindCoordinator(req) => {
             Handled::Now(group::find_coordinator(broker, &req, version))
         }
