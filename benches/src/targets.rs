@@ -190,10 +190,9 @@ impl Running {
                 let (bin, engine) = if target == Target::TansuMemory {
                     (bins.tansu.as_ref(), "memory://tansu/".to_owned())
                 } else {
-                    (
-                        bins.tansu_sqlite.as_ref(),
-                        format!("sqlite://{}", dir.path().join("tansu.db").display()),
-                    )
+                    // Tansu reads the URL's path relative to its working directory (the
+                    // run's fresh directory, below), even when it starts with '/'.
+                    (bins.tansu_sqlite.as_ref(), "sqlite://tansu.db".to_owned())
                 };
                 let bin = bin.ok_or_else(|| format!("no binary for {}", target.name()))?;
                 let url = format!("tcp://{addr}");
