@@ -69,7 +69,8 @@ struct Args {
     #[arg(long, value_delimiter = ',')]
     sizes: Vec<usize>,
     /// Only these workloads (comma separated slugs: produce-acks1, produce-acksall,
-    /// produce-idempotent, produce-txn-100ms, produce-txn-10ms, consume).
+    /// produce-idempotent, produce-txn-100ms, produce-txn-10ms, produce-acksall-x2,
+    /// produce-txn-100ms-x2, consume). Tansu-sqlite runs only produce-acksall unless this is set.
     #[arg(long, value_delimiter = ',')]
     workloads: Vec<String>,
     /// Extra librdkafka setting for every consumer, `key=value` (repeatable; for experiments).
