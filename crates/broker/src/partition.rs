@@ -422,8 +422,9 @@ impl Partition {
                 _ => return Ok(None),
             },
         };
-        let mut state = self.state.lock();
-        state.log.delete_before(offset).map(Some)
+        // Through the read handle: the durable write of the new start offset needs no
+        // partition lock, so produce to this partition goes on meanwhile.
+        self.reader.delete_before(offset).map(Some)
     }
 
     /// Deletes whole old segments past the retention limits, and forgets idle producers.

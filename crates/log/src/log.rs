@@ -210,6 +210,46 @@ impl Shared {
             .min(next)
     }
 
+    /// See [`Log::delete_before`]. Needs no writer: it holds the flush lock (so a truncation
+    /// never runs at the same time) and changes the segment list under its lock, as
+    /// retention and segment rolls do.
+    fn delete_before(&self, offset: u64) -> Result<u64> {
+        self.check_poisoned()?;
+        let _guard = self.sync_lock.lock();
+        let (start, next) = (
+            self.log_start_offset(),
+            self.next_offset.load(Ordering::Acquire),
+        );
+        if offset > next {
+            return Err(Error::OffsetOutOfRange {
+                offset,
+                log_start_offset: start,
+                next_offset: next,
+            });
+        }
+        if offset <= start {
+            return Ok(start);
+        }
+        write_start_file(&self.dir, offset)?;
+        let removed: Vec<Arc<Segment>> = {
+            let mut segs = self.segments.write();
+            self.start_floor.store(offset, Ordering::Release);
+            let n = segs
+                .iter()
+                .skip(1)
+                .take_while(|s| s.base_offset <= offset)
+                .count();
+            segs.drain(..n).collect()
+        };
+        for r in &removed {
+            fs::remove_file(&r.path).map_err(io_err("remove", &r.path))?;
+        }
+        if !removed.is_empty() {
+            sync_dir(&self.dir)?;
+        }
+        Ok(offset)
+    }
+
     fn sync(&self) -> Result<()> {
         let _guard = self.sync_lock.lock();
         self.sync_locked()
@@ -491,6 +531,15 @@ impl LogReader {
     /// The first offset still in the log.
     pub fn log_start_offset(&self) -> u64 {
         self.shared.log_start_offset()
+    }
+
+    /// [`Log::delete_before`] from a read handle, so the durable write of the new start offset
+    /// need not wait for (or hold up) the writer's appends.
+    ///
+    /// # Errors
+    /// As [`Log::delete_before`].
+    pub fn delete_before(&self, offset: u64) -> Result<u64> {
+        self.shared.delete_before(offset)
     }
 
     /// Flushes everything committed so far; see [`Log::sync`].
@@ -1127,38 +1176,7 @@ impl Log {
     /// when the start offset cannot be written (the log is then unchanged) or a segment file
     /// cannot be removed.
     pub fn delete_before(&mut self, offset: u64) -> Result<u64> {
-        self.shared.check_poisoned()?;
-        let shared = Arc::clone(&self.shared);
-        let _guard = shared.sync_lock.lock();
-        let (start, next) = (self.log_start_offset(), self.next_offset());
-        if offset > next {
-            return Err(Error::OffsetOutOfRange {
-                offset,
-                log_start_offset: start,
-                next_offset: next,
-            });
-        }
-        if offset <= start {
-            return Ok(start);
-        }
-        write_start_file(&shared.dir, offset)?;
-        let removed: Vec<Arc<Segment>> = {
-            let mut segs = shared.segments.write();
-            shared.start_floor.store(offset, Ordering::Release);
-            let n = segs
-                .iter()
-                .skip(1)
-                .take_while(|s| s.base_offset <= offset)
-                .count();
-            segs.drain(..n).collect()
-        };
-        for r in &removed {
-            fs::remove_file(&r.path).map_err(io_err("remove", &r.path))?;
-        }
-        if !removed.is_empty() {
-            sync_dir(&shared.dir)?;
-        }
-        Ok(offset)
+        self.shared.delete_before(offset)
     }
 
     /// Test hook: makes the next flush fail as a failing disk would, to exercise poisoning.

@@ -104,6 +104,55 @@ fn delete_before_moves_the_start_durably_and_removes_whole_segments_below_it() {
 }
 
 #[test]
+fn a_reader_deletes_records_while_the_writer_appends_and_rolls() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), small_config(200)).unwrap();
+    log.append(&payload(0, 60), 1, 0).unwrap();
+    let reader = log.reader();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer_done = std::sync::Arc::clone(&done);
+    let deleter = std::thread::spawn(move || {
+        let mut last = 0;
+        let mut rounds = 0;
+        // Bounded: the writer finishes within 400 appends; at least 20 rounds run.
+        while rounds < 20 || !done.load(std::sync::atomic::Ordering::Acquire) {
+            rounds += 1;
+            let target = reader.next_offset().saturating_sub(1);
+            let start = reader.delete_before(target).unwrap();
+            assert!(start >= last, "the start never moves back");
+            assert_eq!(reader.log_start_offset(), start);
+            last = start;
+        }
+        last
+    });
+    for i in 1..400 {
+        log.append(&payload(i, 60), 1, 0).unwrap();
+        if i % 10 == 0 {
+            // A flush now and then keeps the writer on the deleter's time scale (each of its
+            // rounds writes and flushes a file), so the two really overlap.
+            log.sync().unwrap();
+        }
+    }
+    writer_done.store(true, std::sync::atomic::Ordering::Release);
+    let start = deleter.join().unwrap();
+    assert!(start > 0);
+    // Reads from the start work and the rest of the log is intact.
+    let read = log.read(log.log_start_offset(), usize::MAX).unwrap();
+    assert_eq!(read.last().unwrap().base_offset, 399);
+    let first = read[0].base_offset;
+    for (i, entry) in read.iter().enumerate() {
+        let offset = first + i as u64;
+        assert_eq!(entry.base_offset, offset);
+        assert_eq!(&entry.payload[..], &payload(offset, 60)[..]);
+    }
+    let start = log.log_start_offset();
+    drop(log);
+    let log = Log::open(dir.path(), small_config(200)).unwrap();
+    assert_eq!(log.log_start_offset(), start, "the start survives a reopen");
+    assert_eq!(log.next_offset(), 400);
+}
+
+#[test]
 fn a_damaged_start_offset_file_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = Log::open(dir.path(), small_config(4096)).unwrap();

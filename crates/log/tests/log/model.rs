@@ -216,6 +216,8 @@ enum Op {
     },
     DeleteBefore {
         at: Index,
+        /// Through a `LogReader` instead of the writer.
+        via_reader: bool,
     },
     /// New segment size and retention limits while open (the flush policy stays).
     Reconfigure {
@@ -244,7 +246,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0i64..120).prop_map(|advance_ms| Op::MaybeFlush { advance_ms }),
         2 => any::<Index>().prop_map(|at| Op::Truncate { at }),
         1 => (0i64..600).prop_map(|advance_ms| Op::Retain { advance_ms }),
-        1 => any::<Index>().prop_map(|at| Op::DeleteBefore { at }),
+        1 => (any::<Index>(), any::<bool>())
+            .prop_map(|(at, via_reader)| Op::DeleteBefore { at, via_reader }),
         1 => (prop_oneof![Just(200u64), Just(512), Just(2048)], prop::option::of(300u64..3000), prop::option::of(200i64..1500))
             .prop_map(|(segment_bytes, retention_bytes, retention_ms)| Op::Reconfigure { segment_bytes, retention_bytes, retention_ms }),
         1 => Just(Op::Reopen),
@@ -534,21 +537,19 @@ fn run(config: LogConfig, ops: Vec<Op>) {
                     (want, model.start())
                 );
             }
-            Op::DeleteBefore { at } => {
+            Op::DeleteBefore { at, via_reader } => {
                 let lo = model.start().saturating_sub(1);
                 let offset = lo + at.index((model.next() + 2 - lo) as usize) as u64;
+                let got = if via_reader {
+                    log.reader().delete_before(offset)
+                } else {
+                    log.delete_before(offset)
+                };
                 if offset > model.next() {
-                    assert!(matches!(
-                        log.delete_before(offset),
-                        Err(Error::OffsetOutOfRange { .. })
-                    ));
+                    assert!(matches!(got, Err(Error::OffsetOutOfRange { .. })));
                 } else {
                     let want = model.delete_before(offset);
-                    assert_eq!(
-                        log.delete_before(offset).unwrap(),
-                        want,
-                        "delete_before({offset})"
-                    );
+                    assert_eq!(got.unwrap(), want, "delete_before({offset})");
                 }
             }
             Op::Reconfigure {
