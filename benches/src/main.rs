@@ -198,7 +198,7 @@ fn run_once(target: Target, bins: &Binaries, tmp: &Path, job: &Job) -> Result<Ru
     let context = |e: String| format!("{e}; broker log: {}", broker.log_tail());
     workloads::create_topic(&broker.bootstrap(), &topic, partitions).map_err(context)?;
     let (throughput, cpu_before) = match workload {
-        Workload::Produce(mode) => (
+        Workload::Produce(mode) | Workload::TwoProducers(mode) => (
             workloads::produce(
                 &broker.bootstrap(),
                 mode,
@@ -207,20 +207,7 @@ fn run_once(target: Target, bins: &Binaries, tmp: &Path, job: &Job) -> Result<Ru
                 records,
                 size,
                 max_seconds,
-            )
-            .map_err(context)?,
-            0.0,
-        ),
-        Workload::TwoProducers(mode) => (
-            workloads::produce_parallel(
-                &broker.bootstrap(),
-                mode,
-                &topic,
-                partitions,
-                records,
-                size,
-                max_seconds,
-                2,
+                workload.producers(),
             )
             .map_err(context)?,
             0.0,
@@ -234,6 +221,7 @@ fn run_once(target: Target, bins: &Binaries, tmp: &Path, job: &Job) -> Result<Ru
                 records,
                 size,
                 max_seconds,
+                1,
             )
             .map_err(context)?;
             let before = broker.usage().cpu_s;

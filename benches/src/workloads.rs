@@ -83,6 +83,14 @@ impl Workload {
         }
     }
 
+    /// How many producers send at once.
+    pub(crate) fn producers(self) -> usize {
+        match self {
+            Workload::TwoProducers(_) => 2,
+            Workload::Produce(_) | Workload::ConsumeFromStart => 1,
+        }
+    }
+
     /// File-name friendly name.
     pub(crate) fn slug(self) -> String {
         match self {
@@ -265,11 +273,12 @@ fn producer_config(bootstrap: &str, mode: Produce, transactional_id: &str) -> Cl
     config
 }
 
-/// `producers` producers at once, each running [`produce`] with its share of `records` (and
-/// its own transactional id); the result sums their records and commits and lasts as long
-/// as the slowest.
+/// Produces up to `records` records of `size` bytes round-robin over `partitions`, stopping
+/// early after `max_seconds`; every record must be acknowledged. With several `producers`
+/// they run at once, each with its share of `records` and its own transactional id; the
+/// result sums their records and commits and lasts as long as the slowest.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn produce_parallel(
+pub(crate) fn produce(
     bootstrap: &str,
     mode: Produce,
     topic: &str,
@@ -284,7 +293,11 @@ pub(crate) fn produce_parallel(
         let handles: Vec<_> = (0..producers)
             .map(|i| {
                 scope.spawn(move || {
-                    let id = format!("bench-{topic}-{i}");
+                    let id = if producers == 1 {
+                        format!("bench-{topic}")
+                    } else {
+                        format!("bench-{topic}-{i}")
+                    };
                     produce_as(
                         bootstrap,
                         mode,
@@ -322,31 +335,8 @@ pub(crate) fn produce_parallel(
     Ok(total)
 }
 
-/// Produces up to `records` records of `size` bytes round-robin over `partitions`, stopping
-/// early after `max_seconds`; every record must be acknowledged.
-pub(crate) fn produce(
-    bootstrap: &str,
-    mode: Produce,
-    topic: &str,
-    partitions: i32,
-    records: u64,
-    size: usize,
-    max_seconds: f64,
-) -> Result<Throughput, String> {
-    let id = format!("bench-{topic}");
-    produce_as(
-        bootstrap,
-        mode,
-        topic,
-        partitions,
-        records,
-        size,
-        max_seconds,
-        &id,
-    )
-}
-
-/// [`produce`] with the given transactional id (used only by transactional modes).
+/// One producer of [`produce`], with the given transactional id (used only by transactional
+/// modes).
 #[allow(clippy::too_many_arguments)]
 fn produce_as(
     bootstrap: &str,
