@@ -405,6 +405,56 @@ fn trailing_bytes(pos: usize, len: usize) -> Option<DecodeError> {
     })
 }
 
+/// Where an iteration over `count` records stands: the shared stepping of [`Records`] and
+/// [`RecordRefs`] (count down, then check for trailing bytes; stop after the first error).
+#[derive(Debug, Clone)]
+struct Countdown {
+    pos: usize,
+    left: usize,
+    done: bool,
+}
+
+impl Countdown {
+    fn new(pos: usize, count: usize) -> Self {
+        Self {
+            pos,
+            left: count,
+            done: false,
+        }
+    }
+
+    fn remaining(&self) -> usize {
+        if self.done { 0 } else { self.left }
+    }
+
+    /// The next record read by `read` (which advances the position), or the trailing-bytes
+    /// check once `count` records were read; nothing after an error.
+    #[inline]
+    fn step<T>(
+        &mut self,
+        src_len: usize,
+        read: impl FnOnce(&mut usize) -> Result<T, DecodeError>,
+    ) -> Option<Result<T, DecodeError>> {
+        if self.done {
+            return None;
+        }
+        if self.left == 0 {
+            self.done = true;
+            return trailing_bytes(self.pos, src_len).map(Err);
+        }
+        self.left -= 1;
+        let result = read(&mut self.pos);
+        if result.is_err() {
+            self.done = true;
+        }
+        Some(result)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.remaining().saturating_add(1)))
+    }
+}
+
 /// Iterator over the plain records of a batch, from [`crate::RecordBatch::records`].
 ///
 /// Yields exactly `records_count` records, then checks that nothing is left; on any error it
@@ -412,9 +462,7 @@ fn trailing_bytes(pos: usize, len: usize) -> Option<DecodeError> {
 #[derive(Debug, Clone)]
 pub struct Records {
     src: Bytes,
-    pos: usize,
-    left: usize,
-    done: bool,
+    countdown: Countdown,
 }
 
 impl Records {
@@ -422,20 +470,18 @@ impl Records {
     pub(crate) fn new(src: Bytes, pos: usize, count: usize) -> Self {
         Self {
             src,
-            pos,
-            left: count,
-            done: false,
+            countdown: Countdown::new(pos, count),
         }
     }
 
     /// Offset, from the start of the batch, of the next record.
     pub fn position(&self) -> usize {
-        self.pos
+        self.countdown.pos
     }
 
     /// Records still to come, as announced by the batch header.
     pub fn remaining_count(&self) -> usize {
-        if self.done { 0 } else { self.left }
+        self.countdown.remaining()
     }
 }
 
@@ -444,24 +490,12 @@ impl Iterator for Records {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        if self.left == 0 {
-            self.done = true;
-            return trailing_bytes(self.pos, self.src.len()).map(Err);
-        }
-        self.left -= 1;
-        let result = decode_record(&self.src, &mut self.pos);
-        if result.is_err() {
-            self.done = true;
-        }
-        Some(result)
+        let src = &self.src;
+        self.countdown.step(src.len(), |pos| decode_record(src, pos))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.remaining_count();
-        (0, Some(n.saturating_add(1)))
+        self.countdown.size_hint()
     }
 }
 
@@ -585,9 +619,7 @@ fn fast_ref(src: &[u8], start: usize) -> Option<(usize, RecordRef<'_>)> {
 #[derive(Debug, Clone)]
 pub struct RecordRefs<'a> {
     src: &'a Bytes,
-    pos: usize,
-    left: usize,
-    done: bool,
+    countdown: Countdown,
 }
 
 impl<'a> RecordRefs<'a> {
@@ -595,15 +627,13 @@ impl<'a> RecordRefs<'a> {
     pub(crate) fn new(src: &'a Bytes, pos: usize, count: usize) -> Self {
         Self {
             src,
-            pos,
-            left: count,
-            done: false,
+            countdown: Countdown::new(pos, count),
         }
     }
 
     /// Offset, from the start of the batch, of the next record.
     pub fn position(&self) -> usize {
-        self.pos
+        self.countdown.pos
     }
 }
 
@@ -612,36 +642,29 @@ impl<'a> Iterator for RecordRefs<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        if self.left == 0 {
-            self.done = true;
-            return trailing_bytes(self.pos, self.src.len()).map(Err);
-        }
-        self.left -= 1;
         let src: &'a Bytes = self.src;
-        if let Some((end, record)) = fast_ref(src, self.pos) {
-            self.pos = end;
-            return Some(Ok(record));
-        }
-        // The lean reader refuses exactly what the full reader refuses (the `wire_records`
-        // fuzz property checks both iterators agree); the full reader names the error.
-        self.done = true;
-        let at = self.pos;
-        Some(Err(match read_record::<false>(src, &mut self.pos) {
-            Err(e) => e,
-            Ok(_) => DecodeError::new(
-                at,
-                DecodeErrorKind::CorruptBatch {
-                    what: "record not accepted by the borrowing reader",
-                },
-            ),
-        }))
+        self.countdown.step(src.len(), |pos| {
+            if let Some((end, record)) = fast_ref(src, *pos) {
+                *pos = end;
+                return Ok(record);
+            }
+            // The lean reader refuses exactly what the full reader refuses (the
+            // `wire_records` fuzz property checks both iterators agree); the full reader names
+            // the error.
+            let at = *pos;
+            Err(match read_record::<false>(src, pos) {
+                Err(e) => e,
+                Ok(_) => DecodeError::new(
+                    at,
+                    DecodeErrorKind::CorruptBatch {
+                        what: "record not accepted by the borrowing reader",
+                    },
+                ),
+            })
+        })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = if self.done { 0 } else { self.left };
-        (0, Some(n.saturating_add(1)))
+        self.countdown.size_hint()
     }
 }
