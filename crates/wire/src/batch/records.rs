@@ -491,7 +491,8 @@ impl Iterator for Records {
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         let src = &self.src;
-        self.countdown.step(src.len(), |pos| decode_record(src, pos))
+        self.countdown
+            .step(src.len(), |pos| decode_record(src, pos))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
