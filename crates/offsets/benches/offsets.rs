@@ -7,62 +7,16 @@
 //! where the thread is runnable but not running much of the time.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+use criterion::measurement::Measurement;
 use std::hint::black_box;
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
-use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use semel_bench_cpu::ThreadCpuTime;
 use semel_offsets::{OffsetStore, OffsetsConfig, PartitionOffset};
 
 const GROUPS: usize = 100;
 const TOPICS: usize = 10;
 const PARTITIONS: i32 = 10;
-
-/// CPU time of the calling thread, in nanoseconds (wall-clock time if the kernel does not
-/// expose it).
-fn thread_cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or_else(|| {
-            static START: OnceLock<Instant> = OnceLock::new();
-            START.get_or_init(Instant::now).elapsed().as_nanos() as u64
-        })
-}
-
-struct ThreadCpuTime;
-
-static WALL: WallTime = WallTime;
-
-impl Measurement for ThreadCpuTime {
-    type Intermediate = u64;
-    type Value = Duration;
-
-    fn start(&self) -> u64 {
-        thread_cpu_ns()
-    }
-
-    fn end(&self, start: u64) -> Duration {
-        Duration::from_nanos(thread_cpu_ns().saturating_sub(start))
-    }
-
-    fn add(&self, a: &Duration, b: &Duration) -> Duration {
-        *a + *b
-    }
-
-    fn zero(&self) -> Duration {
-        Duration::ZERO
-    }
-
-    fn to_f64(&self, value: &Duration) -> f64 {
-        value.as_nanos() as f64
-    }
-
-    fn formatter(&self) -> &dyn ValueFormatter {
-        WALL.formatter()
-    }
-}
 
 fn names() -> (Vec<String>, Vec<String>) {
     let groups = (0..GROUPS).map(|g| format!("consumer-group-{g}")).collect();
