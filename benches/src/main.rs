@@ -239,14 +239,7 @@ fn run_once(target: Target, bins: &Binaries, tmp: &Path, job: &Job) -> Result<Ru
         }
     };
     // Read while the broker is alive, after the workload, before stopping it.
-    let usage = broker.usage();
-    eprintln!(
-        "  broker pid {}: cpu {:.3} s (stat ticks {:.2} s; ps times {})",
-        broker.pid(),
-        usage.cpu_s,
-        usage.stat_cpu_s,
-        targets::ps_times(broker.pid())
-    );
+    let usage = broker.final_usage();
     drop(broker);
     Ok(Run {
         records: throughput.records,
@@ -286,14 +279,7 @@ fn latency_once(
     let (samples, acks) =
         workloads::latency(&broker.bootstrap(), "latency", rate, seconds, 1.0, 100)
             .map_err(context)?;
-    let usage = broker.usage();
-    eprintln!(
-        "  broker pid {}: cpu {:.3} s (stat ticks {:.2} s; ps times {})",
-        broker.pid(),
-        usage.cpu_s,
-        usage.stat_cpu_s,
-        targets::ps_times(broker.pid())
-    );
+    let usage = broker.final_usage();
     // semel's own view: time to handle a Produce (to its acknowledgement being ready) and
     // one log flush, as histogram bucket bounds.
     let metrics = broker.scrape_metrics().unwrap_or_default();

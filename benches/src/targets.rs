@@ -256,6 +256,20 @@ impl Running {
         usage(self.pid()).unwrap_or_default()
     }
 
+    /// [`Running::usage`], also logged beside `ps -o times` for the same pid (a cross-check
+    /// of the CPU figure), as the run's final reading.
+    pub(crate) fn final_usage(&self) -> Usage {
+        let usage = self.usage();
+        eprintln!(
+            "  broker pid {}: cpu {:.3} s (stat ticks {:.2} s; ps times {})",
+            self.pid(),
+            usage.cpu_s,
+            usage.stat_cpu_s,
+            ps_times(self.pid())
+        );
+        usage
+    }
+
     /// `GET /metrics` from semel's Prometheus endpoint (`None` for other targets or on error).
     pub(crate) fn scrape_metrics(&self) -> Option<String> {
         use std::io::{Read, Write};
