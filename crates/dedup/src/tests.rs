@@ -29,6 +29,14 @@ fn memory_store() -> DedupStore {
     with_ledger(DedupStore::open_in_memory(config()).unwrap())
 }
 
+/// Applies `charge(key, 1)` once at `now_ms`; whether it ran (false: a duplicate).
+fn charged_once(store: &mut DedupStore, key: &[u8], now_ms: i64) -> bool {
+    !store
+        .apply_once(key, now_ms, charge(key, 1))
+        .unwrap()
+        .is_duplicate()
+}
+
 /// The effect every test uses: one ledger row.
 fn charge(key: &[u8], amount: i64) -> impl FnOnce(&Transaction<'_>) -> rusqlite::Result<i64> {
     move |tx| {
@@ -158,12 +166,7 @@ fn batch_dropped_without_commit_leaves_nothing() {
     assert!(ledger(&store).is_empty());
     assert_eq!(store.key_count().unwrap(), 0);
     // The store is usable afterwards.
-    assert!(
-        !store
-            .apply_once(b"a", 100, charge(b"a", 1))
-            .unwrap()
-            .is_duplicate()
-    );
+    assert!(charged_once(&mut store, b"a", 100));
     assert_eq!(ledger(&store).len(), 1);
 }
 
@@ -203,12 +206,7 @@ fn batch_failed_effect_rolls_back_only_its_own_savepoint() {
 #[test]
 fn batch_sees_its_own_earlier_keys_and_committed_keys_as_duplicates() {
     let mut store = memory_store();
-    assert!(
-        !store
-            .apply_once(b"old", 100, charge(b"old", 1))
-            .unwrap()
-            .is_duplicate()
-    );
+    assert!(charged_once(&mut store, b"old", 100));
     let mut batch = store.batch().unwrap();
     assert_eq!(
         batch.apply_once(b"old", 100, charge(b"old", 1)).unwrap(),
@@ -259,24 +257,9 @@ fn batch_is_poisoned_after_a_caught_panic_and_rolls_back() {
 #[test]
 fn expire_prunes_only_expired_keys_and_returns_the_count() {
     let mut store = memory_store();
-    assert!(
-        !store
-            .apply_once(b"a", 0, charge(b"a", 1))
-            .unwrap()
-            .is_duplicate()
-    ); // expires at 1000
-    assert!(
-        !store
-            .apply_once(b"b", 500, charge(b"b", 1))
-            .unwrap()
-            .is_duplicate()
-    ); // expires at 1500
-    assert!(
-        !store
-            .apply_once(b"c", 900, charge(b"c", 1))
-            .unwrap()
-            .is_duplicate()
-    ); // expires at 1900
+    assert!(charged_once(&mut store, b"a", 0)); // expires at 1000
+    assert!(charged_once(&mut store, b"b", 500)); // expires at 1500
+    assert!(charged_once(&mut store, b"c", 900)); // expires at 1900
     assert_eq!(store.expire(999).unwrap(), 0);
     // `expires_at <= now_ms` is expired: the boundary is inclusive.
     assert_eq!(store.expire(1_000).unwrap(), 1);
@@ -290,12 +273,7 @@ fn expire_prunes_only_expired_keys_and_returns_the_count() {
 #[test]
 fn expired_but_unpruned_key_is_still_a_duplicate_and_pruned_key_is_new() {
     let mut store = memory_store();
-    assert!(
-        !store
-            .apply_once(b"a", 0, charge(b"a", 1))
-            .unwrap()
-            .is_duplicate()
-    );
+    assert!(charged_once(&mut store, b"a", 0));
     let long_after = 10 * TTL_MS;
     assert_eq!(
         store.apply_once(b"a", long_after, charge(b"a", 2)).unwrap(),
@@ -312,12 +290,7 @@ fn expired_but_unpruned_key_is_still_a_duplicate_and_pruned_key_is_new() {
 #[test]
 fn expires_at_saturates_instead_of_overflowing() {
     let mut store = memory_store();
-    assert!(
-        !store
-            .apply_once(b"a", i64::MAX - 1, charge(b"a", 1))
-            .unwrap()
-            .is_duplicate()
-    );
+    assert!(charged_once(&mut store, b"a", i64::MAX - 1));
     assert_eq!(keys(&store), vec![(b"a".to_vec(), i64::MAX)]);
     assert_eq!(store.expire(i64::MAX - 1).unwrap(), 0);
     assert_eq!(store.expire(i64::MAX).unwrap(), 1);
@@ -349,12 +322,7 @@ fn reopen_keeps_keys_and_effects() {
     let path = dir.path().join("dedup.sqlite");
     {
         let mut store = with_ledger(DedupStore::open(&path, config()).unwrap());
-        assert!(
-            !store
-                .apply_once(b"a", 100, charge(b"a", 1))
-                .unwrap()
-                .is_duplicate()
-        );
+        assert!(charged_once(&mut store, b"a", 100));
         let mut batch = store.batch().unwrap();
         assert!(
             !batch
@@ -378,12 +346,7 @@ fn reopen_keeps_keys_and_effects() {
         keys(&store),
         vec![(b"a".to_vec(), 100 + TTL_MS), (b"b".to_vec(), 100 + TTL_MS)]
     );
-    assert!(
-        store
-            .apply_once(b"a", 200, charge(b"a", 1))
-            .unwrap()
-            .is_duplicate()
-    );
+    assert!(!charged_once(&mut store, b"a", 200));
     assert!(
         store
             .apply_once(b"b", 200, charge(b"b", 2))
