@@ -61,26 +61,24 @@ fn charge_then_fail(key: &[u8]) -> impl FnOnce(&Transaction<'_>) -> rusqlite::Re
     }
 }
 
-fn ledger(store: &DedupStore) -> Vec<(Vec<u8>, i64)> {
-    let mut stmt = store
-        .connection()
-        .prepare("SELECT key, amount FROM ledger ORDER BY key, amount")
-        .unwrap();
+/// Every (key, number) row `sql` selects.
+fn rows(store: &DedupStore, sql: &str) -> Vec<(Vec<u8>, i64)> {
+    let mut stmt = store.connection().prepare(sql).unwrap();
     stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap()
 }
 
+fn ledger(store: &DedupStore) -> Vec<(Vec<u8>, i64)> {
+    rows(store, "SELECT key, amount FROM ledger ORDER BY key, amount")
+}
+
 fn keys(store: &DedupStore) -> Vec<(Vec<u8>, i64)> {
-    let mut stmt = store
-        .connection()
-        .prepare("SELECT key, expires_at FROM semel_dedup_keys ORDER BY key")
-        .unwrap();
-    stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
+    rows(
+        store,
+        "SELECT key, expires_at FROM semel_dedup_keys ORDER BY key",
+    )
 }
 
 #[test]

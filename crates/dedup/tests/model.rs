@@ -227,6 +227,24 @@ fn check_invariants(store: &DedupStore, model: &Model) -> Result<(), TestCaseErr
     Ok(())
 }
 
+/// Applies `steps` in `batch` and to the in-flight model, checking each outcome.
+fn apply_steps(
+    batch: &mut semel_dedup::Batch<'_>,
+    in_flight: &mut Model,
+    steps: Vec<ApplyStep>,
+    amount: &mut impl FnMut() -> i64,
+) -> Result<(), TestCaseError> {
+    for step in steps {
+        let key = key_bytes(step.key);
+        let amount = amount();
+        let got =
+            outcome(batch.apply_once(&key, in_flight.now, effect(key.clone(), amount, step.fail)));
+        let want = in_flight.apply(&key, step.fail, amount);
+        prop_assert_eq!(got, want, "batch apply_once of {:?}", key);
+    }
+    Ok(())
+}
+
 fn run(ops: Vec<Op>, durability: Durability) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().unwrap();
     let path: PathBuf = dir.path().join("dedup.sqlite");
@@ -260,17 +278,7 @@ fn run(ops: Vec<Op>, durability: Durability) -> Result<(), TestCaseError> {
                 model.now += advance;
                 let mut in_flight = model.clone();
                 let mut batch = store.batch().unwrap();
-                for step in steps {
-                    let key = key_bytes(step.key);
-                    let amount = amount();
-                    let got = outcome(batch.apply_once(
-                        &key,
-                        in_flight.now,
-                        effect(key.clone(), amount, step.fail),
-                    ));
-                    let want = in_flight.apply(&key, step.fail, amount);
-                    prop_assert_eq!(got, want, "batch apply_once of {:?}", key);
-                }
+                apply_steps(&mut batch, &mut in_flight, steps, &mut amount)?;
                 if commit {
                     batch.commit().unwrap();
                     model = in_flight;
@@ -291,17 +299,7 @@ fn run(ops: Vec<Op>, durability: Durability) -> Result<(), TestCaseError> {
             Op::Crash { steps } => {
                 let mut in_flight = model.clone();
                 let mut batch = store.batch().unwrap();
-                for step in steps {
-                    let key = key_bytes(step.key);
-                    let amount = amount();
-                    let got = outcome(batch.apply_once(
-                        &key,
-                        in_flight.now,
-                        effect(key.clone(), amount, step.fail),
-                    ));
-                    let want = in_flight.apply(&key, step.fail, amount);
-                    prop_assert_eq!(got, want, "in-flight apply_once of {:?}", key);
-                }
+                apply_steps(&mut batch, &mut in_flight, steps, &mut amount)?;
                 // Neither commit nor rollback: the transaction is abandoned
                 // and the connection closed under it, as a dying process
                 // would; SQLite must discard it.
