@@ -449,3 +449,116 @@ impl Drop for Copier {
         let _ = self.child.wait();
     }
 }
+
+/// A producer that begins its next transaction right after EndTxn (as librdkafka and the Java
+/// client do) finds the previous one still writing its markers. Its AddPartitionsToTxn is
+/// answered once they are written, not with CONCURRENT_TRANSACTIONS, which would cost it a
+/// retry backoff (20 ms in librdkafka) per transaction. The two requests are pipelined in one
+/// write, so the second always arrives while the first is in progress.
+#[test]
+fn add_partitions_right_after_end_txn_waits_for_the_markers_instead_of_failing() {
+    use semel_e2e::{RawConnection, raw};
+    use semel_wire::messages::add_partitions_to_txn_request::{
+        AddPartitionsToTxnRequest, AddPartitionsToTxnTopic,
+    };
+    use semel_wire::messages::describe_transactions_request::DescribeTransactionsRequest;
+    use semel_wire::messages::end_txn_request::EndTxnRequest;
+    use semel_wire::messages::init_producer_id_request::InitProducerIdRequest;
+    use semel_wire::messages::{ApiKey, RequestBody, ResponseBody};
+
+    let broker = Broker::start(&[]);
+    let mut conn = RawConnection::connect(broker.addr);
+    assert_eq!(raw::create_topic(&mut conn, "settle", 2), 0);
+    let id = "settle-tx";
+    let Some(ResponseBody::InitProducerId(init)) = raw::call(
+        &mut conn,
+        RequestBody::InitProducerId(InitProducerIdRequest {
+            transactional_id: Some(id.into()),
+            transaction_timeout_ms: 60_000,
+            producer_id: -1,
+            producer_epoch: -1,
+            ..InitProducerIdRequest::default()
+        }),
+        1,
+        2,
+    ) else {
+        panic!("no InitProducerId answer");
+    };
+    assert_eq!(init.error_code, 0);
+    let add = |partition: i32| {
+        RequestBody::AddPartitionsToTxn(AddPartitionsToTxnRequest {
+            v3_and_below_transactional_id: id.into(),
+            v3_and_below_producer_id: init.producer_id,
+            v3_and_below_producer_epoch: init.producer_epoch,
+            v3_and_below_topics: vec![AddPartitionsToTxnTopic {
+                name: "settle".into(),
+                partitions: vec![partition],
+                ..AddPartitionsToTxnTopic::default()
+            }],
+            ..AddPartitionsToTxnRequest::default()
+        })
+    };
+    let add_error = |body: Option<ResponseBody>| match body {
+        Some(ResponseBody::AddPartitionsToTxn(r)) => {
+            r.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code
+        }
+        other => panic!("unexpected AddPartitionsToTxn answer: {other:?}"),
+    };
+    let end = |committed: bool| {
+        RequestBody::EndTxn(EndTxnRequest {
+            transactional_id: id.into(),
+            producer_id: init.producer_id,
+            producer_epoch: init.producer_epoch,
+            committed,
+            ..EndTxnRequest::default()
+        })
+    };
+    for round in 0..5_i32 {
+        let (first, second) = (round % 2, (round + 1) % 2);
+        assert_eq!(add_error(raw::call(&mut conn, add(first), 1, 10)), 0);
+        // EndTxn and the next transaction's first AddPartitionsToTxn, in one write.
+        let mut pipelined = Vec::new();
+        for (body, correlation_id) in [(end(true), 11), (add(second), 12)] {
+            let frame = raw::encode(&body, 1, correlation_id);
+            pipelined.extend_from_slice(&i32::try_from(frame.len()).unwrap().to_be_bytes());
+            pipelined.extend_from_slice(&frame);
+        }
+        conn.send_raw(&pipelined);
+        match raw::read_response(&mut conn, ApiKey::EndTxn, 1, 11) {
+            Some(ResponseBody::EndTxn(r)) => assert_eq!(r.error_code, 0, "round {round}"),
+            other => panic!("unexpected EndTxn answer: {other:?}"),
+        }
+        assert_eq!(
+            add_error(raw::read_response(
+                &mut conn,
+                ApiKey::AddPartitionsToTxn,
+                1,
+                12
+            )),
+            0,
+            "round {round}: the AddPartitionsToTxn after a commit was refused (51 is \
+             CONCURRENT_TRANSACTIONS)"
+        );
+        // The new transaction holds that partition and ends normally.
+        match raw::call(
+            &mut conn,
+            RequestBody::DescribeTransactions(DescribeTransactionsRequest {
+                transactional_ids: vec![id.into()],
+                ..DescribeTransactionsRequest::default()
+            }),
+            0,
+            13,
+        ) {
+            Some(ResponseBody::DescribeTransactions(r)) => {
+                let state = &r.transaction_states[0];
+                assert_eq!(state.transaction_state, "Ongoing", "round {round}");
+                assert_eq!(state.topics[0].partitions, vec![second], "round {round}");
+            }
+            other => panic!("unexpected DescribeTransactions answer: {other:?}"),
+        }
+        match raw::call(&mut conn, end(false), 1, 14) {
+            Some(ResponseBody::EndTxn(r)) => assert_eq!(r.error_code, 0, "round {round}"),
+            other => panic!("unexpected EndTxn answer: {other:?}"),
+        }
+    }
+}

@@ -328,15 +328,33 @@ pub mod raw {
         correlation_id: i32,
     ) -> Option<ResponseBody> {
         let api: ApiKey = body.api_key();
+        conn.send_frame(&encode(&body, version, correlation_id));
+        read_response(conn, api, version, correlation_id)
+    }
+
+    /// One encoded request frame (without the size prefix), to send later or together with
+    /// others (pipelined).
+    pub fn encode(body: &RequestBody, version: i16, correlation_id: i32) -> Vec<u8> {
         let header = RequestHeader {
-            request_api_key: api.key(),
+            request_api_key: body.api_key().key(),
             request_api_version: version,
             correlation_id,
             client_id: Some("semel-e2e".into()),
             ..RequestHeader::default()
         };
-        let frame = encode_request(&header, &body).ok()?.into_bytes();
-        conn.send_frame(&frame);
+        encode_request(&header, body)
+            .expect("encodable request")
+            .into_bytes()
+            .to_vec()
+    }
+
+    /// Reads the next response, which must answer `api` at `version` with `correlation_id`.
+    pub fn read_response(
+        conn: &mut RawConnection,
+        api: ApiKey,
+        version: i16,
+        correlation_id: i32,
+    ) -> Option<ResponseBody> {
         let response = conn.read_frame()?;
         let (header, body) = decode_response(Bytes::from(response), api, version).ok()?;
         assert_eq!(

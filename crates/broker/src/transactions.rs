@@ -17,7 +17,7 @@ use semel_txn::{
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Weak};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tracing::{error, warn};
 
 /// The topic name of the consumer-offsets "partitions" a transaction adds with
@@ -67,6 +67,9 @@ pub struct Transactions {
     persist: mpsc::UnboundedSender<(TransitionId, Vec<u8>)>,
     markers: mpsc::UnboundedSender<WriteMarkers>,
     wake_ticker: Notify,
+    /// Counts the transitions that finished (a record durable, markers written): a request
+    /// that found its transaction busy waits for the next one and asks again.
+    settled: watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for Transactions {
@@ -125,6 +128,7 @@ impl Transactions {
             persist,
             markers,
             wake_ticker: Notify::new(),
+            settled: watch::Sender::new(0),
         });
         Ok((
             this,
@@ -183,6 +187,13 @@ impl Transactions {
         answer
     }
 
+    /// A receiver that sees a change each time a transition finishes: a record became durable
+    /// (or failed to), or a transaction's markers were written. Take it *before* the call whose
+    /// answer may be CONCURRENT_TRANSACTIONS, so no finish between the two is missed.
+    pub fn watch_settled(&self) -> watch::Receiver<u64> {
+        self.settled.subscribe()
+    }
+
     /// Reads the coordinator without changing it.
     pub fn read<R>(&self, f: impl FnOnce(&TransactionCoordinator) -> R) -> R {
         f(&self.state.lock().coordinator)
@@ -222,6 +233,8 @@ impl Transactions {
             Err(e) => error!(error = %e, "transaction coordinator refused a completion"),
         }
         self.drain(&mut state);
+        drop(state);
+        self.settled.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     fn markers_written(&self, markers: &WriteMarkers, written: &[TopicPartition]) {
@@ -230,6 +243,8 @@ impl Transactions {
             .coordinator
             .markers_written(crate::now_ms(), markers, written.iter());
         self.drain(&mut state);
+        drop(state);
+        self.settled.send_modify(|n| *n = n.wrapping_add(1));
     }
 }
 

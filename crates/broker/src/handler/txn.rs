@@ -6,7 +6,7 @@ use super::{BodyFuture, Handled, code};
 use crate::broker::Broker;
 use crate::groups::{AfterDurable, Groups};
 use crate::now_ms;
-use crate::transactions::{Answer, offsets_partition};
+use crate::transactions::{Answer, Transactions, offsets_partition};
 use semel_offsets::PartitionOffset;
 use semel_txn::{Completion, ErrorCode, TopicPartition, TxnApi, TxnResult, TxnState};
 use semel_wire::messages::ResponseBody;
@@ -36,7 +36,8 @@ use semel_wire::messages::txn_offset_commit_response::{
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use tokio::sync::oneshot;
+use std::time::Duration;
+use tokio::sync::{oneshot, watch};
 
 const OPERATION_NOT_ATTEMPTED: i16 = 55;
 const COORDINATOR_NOT_AVAILABLE: i16 = 15;
@@ -50,19 +51,82 @@ fn completion_code(completion: &Completion) -> ErrorCode {
     }
 }
 
-/// Turns a coordinator answer into a response body, now or once durable.
+/// How long a request that finds its transaction busy waits for it to settle before it is
+/// answered CONCURRENT_TRANSACTIONS. Busy means the previous EndTxn's markers are still being
+/// written, or a record of the transaction is still being made durable: a few milliseconds.
+/// Kafka answers at once and the client retries after a backoff (librdkafka: 20 ms for
+/// AddPartitionsToTxn), which stalls a producer that begins its next transaction right after
+/// a commit; waiting here gives it the answer its retry would have got, sooner.
+const SETTLE_WAIT: Duration = Duration::from_secs(1);
+
+/// What [`settle`] ended with.
+enum Settled<T> {
+    /// An answer to send now (still busy if the wait ran out).
+    Now(T),
+    /// The answer of a transition that had to be made durable (`None`: the coordinator
+    /// stopped).
+    Completed(Option<Completion>),
+}
+
+/// While `busy(answer)`, waits for the next finished transition and asks again, for up to
+/// `wait` in all; returns the last answer. `settled` must have been taken before the first
+/// answer was asked for.
+async fn settle<T>(
+    first: T,
+    settled: &mut watch::Receiver<u64>,
+    wait: Duration,
+    busy: impl Fn(&T) -> bool,
+    mut ask: impl FnMut() -> Answer<T>,
+) -> Settled<T> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut last = first;
+    while busy(&last) {
+        match tokio::time::timeout_at(deadline, settled.changed()).await {
+            Ok(Ok(())) => {}
+            // The wait ran out, or the coordinator is gone: answer what we have.
+            Ok(Err(_)) | Err(_) => break,
+        }
+        match ask() {
+            Answer::Now(value) => last = value,
+            Answer::Later(rx) => return Settled::Completed(rx.await.ok()),
+        }
+    }
+    Settled::Now(last)
+}
+
+/// Asks the coordinator with `ask` and turns its answer into a response body: now, once the
+/// transition is durable, or, if the transaction is busy (`busy`), once it has settled (see
+/// [`SETTLE_WAIT`]).
 fn answer<T: Send + 'static>(
-    answer: Answer<T>,
+    broker: &Broker,
+    mut ask: impl FnMut(&Transactions) -> Answer<T> + Send + 'static,
+    busy: fn(&T) -> bool,
     now: impl FnOnce(T) -> ResponseBody + Send + 'static,
     later: impl FnOnce(Option<Completion>) -> ResponseBody + Send + 'static,
 ) -> Handled {
-    match answer {
-        Answer::Now(value) => Handled::Now(now(value)),
+    let txns = Arc::clone(&broker.transactions);
+    let mut settled = txns.watch_settled();
+    match ask(&txns) {
+        Answer::Now(value) if !busy(&value) => Handled::Now(now(value)),
+        Answer::Now(value) => {
+            let future: BodyFuture = Box::pin(async move {
+                match settle(value, &mut settled, SETTLE_WAIT, busy, || ask(&txns)).await {
+                    Settled::Now(value) => now(value),
+                    Settled::Completed(completion) => later(completion),
+                }
+            });
+            Handled::Later(future)
+        }
         Answer::Later(rx) => {
             let future: BodyFuture = Box::pin(async move { later(rx.await.ok()) });
             Handled::Later(future)
         }
     }
+}
+
+/// Whether a coordinator code means "busy, ask again shortly".
+fn busy_code(code: &ErrorCode) -> bool {
+    *code == ErrorCode::ConcurrentTransactions
 }
 
 /// InitProducerId with a transactional id (the idempotent form lives in `producer.rs`).
@@ -73,17 +137,24 @@ pub(super) fn init_producer_id(
 ) -> Handled {
     let transactional_id = req.transactional_id.clone().unwrap_or_default();
     let ids = Arc::clone(broker);
-    let reply = broker.transactions.call(|c| {
-        let mut source = || ids.producer_ids.next().ok();
-        c.handle_init_producer_id(
-            now_ms(),
-            &transactional_id,
-            req.transaction_timeout_ms,
-            req.producer_id,
-            req.producer_epoch,
-            &mut source,
-        )
-    });
+    let (timeout_ms, producer_id, producer_epoch) = (
+        req.transaction_timeout_ms,
+        req.producer_id,
+        req.producer_epoch,
+    );
+    let ask = move |txns: &Transactions| {
+        txns.call(|c| {
+            let mut source = || ids.producer_ids.next().ok();
+            c.handle_init_producer_id(
+                now_ms(),
+                &transactional_id,
+                timeout_ms,
+                producer_id,
+                producer_epoch,
+                &mut source,
+            )
+        })
+    };
     let body = move |error: ErrorCode, producer_id: i64, producer_epoch: i16| {
         ResponseBody::InitProducerId(InitProducerIdResponse {
             error_code: error.code_for(TxnApi::InitProducerId, version),
@@ -93,7 +164,9 @@ pub(super) fn init_producer_id(
         })
     };
     answer(
-        reply,
+        broker,
+        ask,
+        |r| busy_code(&r.error),
         move |r| body(r.error, r.producer_id, r.producer_epoch),
         move |completion| match completion {
             Some(Completion::InitProducerId(r)) => body(r.error, r.producer_id, r.producer_epoch),
@@ -156,15 +229,22 @@ pub(super) fn add_partitions(
         .iter()
         .flat_map(|(t, ps)| ps.iter().map(move |&p| TopicPartition::new(t.as_str(), p)))
         .collect();
-    let reply = broker.transactions.call(|c| {
-        c.handle_add_partitions(
-            now_ms(),
-            &req.v3_and_below_transactional_id,
-            req.v3_and_below_producer_id,
-            req.v3_and_below_producer_epoch,
-            &partitions,
-        )
-    });
+    let (transactional_id, producer_id, producer_epoch) = (
+        req.v3_and_below_transactional_id,
+        req.v3_and_below_producer_id,
+        req.v3_and_below_producer_epoch,
+    );
+    let ask = move |txns: &Transactions| {
+        txns.call(|c| {
+            c.handle_add_partitions(
+                now_ms(),
+                &transactional_id,
+                producer_id,
+                producer_epoch,
+                &partitions,
+            )
+        })
+    };
     let shape = requested.clone();
     let build = move |error: ErrorCode| {
         let code = error.code_for(TxnApi::AddPartitionsToTxn, version);
@@ -188,7 +268,7 @@ pub(super) fn add_partitions(
         })
     };
     let build_later = build.clone();
-    answer(reply, build, move |c| {
+    answer(broker, ask, busy_code, build, move |c| {
         build_later(
             c.as_ref()
                 .map_or(ErrorCode::CoordinatorNotAvailable, completion_code),
@@ -198,22 +278,30 @@ pub(super) fn add_partitions(
 
 /// AddOffsetsToTxn: adds the group's offsets partition to the transaction.
 pub(super) fn add_offsets(broker: &Broker, req: &AddOffsetsToTxnRequest, version: i16) -> Handled {
-    let reply = broker.transactions.call(|c| {
-        c.handle_add_offsets(
-            now_ms(),
-            &req.transactional_id,
-            req.producer_id,
-            req.producer_epoch,
-            offsets_partition(&req.group_id),
-        )
-    });
+    let (transactional_id, producer_id, producer_epoch) = (
+        req.transactional_id.clone(),
+        req.producer_id,
+        req.producer_epoch,
+    );
+    let partition = offsets_partition(&req.group_id);
+    let ask = move |txns: &Transactions| {
+        txns.call(|c| {
+            c.handle_add_offsets(
+                now_ms(),
+                &transactional_id,
+                producer_id,
+                producer_epoch,
+                partition.clone(),
+            )
+        })
+    };
     let build = move |error: ErrorCode| {
         ResponseBody::AddOffsetsToTxn(AddOffsetsToTxnResponse {
             error_code: error.code_for(TxnApi::AddOffsetsToTxn, version),
             ..AddOffsetsToTxnResponse::default()
         })
     };
-    answer(reply, build, move |c| {
+    answer(broker, ask, busy_code, build, move |c| {
         build(
             c.as_ref()
                 .map_or(ErrorCode::CoordinatorNotAvailable, completion_code),
@@ -228,22 +316,29 @@ pub(super) fn end_txn(broker: &Broker, req: &EndTxnRequest, version: i16) -> Han
     } else {
         TxnResult::Abort
     };
-    let reply = broker.transactions.call(|c| {
-        c.handle_end_txn(
-            now_ms(),
-            &req.transactional_id,
-            req.producer_id,
-            req.producer_epoch,
-            result,
-        )
-    });
+    let (transactional_id, producer_id, producer_epoch) = (
+        req.transactional_id.clone(),
+        req.producer_id,
+        req.producer_epoch,
+    );
+    let ask = move |txns: &Transactions| {
+        txns.call(|c| {
+            c.handle_end_txn(
+                now_ms(),
+                &transactional_id,
+                producer_id,
+                producer_epoch,
+                result,
+            )
+        })
+    };
     let build = move |error: ErrorCode| {
         ResponseBody::EndTxn(EndTxnResponse {
             error_code: error.code_for(TxnApi::EndTxn, version),
             ..EndTxnResponse::default()
         })
     };
-    answer(reply, build, move |c| {
+    answer(broker, ask, busy_code, build, move |c| {
         build(
             c.as_ref()
                 .map_or(ErrorCode::CoordinatorNotAvailable, completion_code),
@@ -520,4 +615,117 @@ pub(super) fn describe_producers(broker: &Broker, req: &DescribeProducersRequest
         topics,
         ..DescribeProducersResponse::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn busy(code: &ErrorCode) -> bool {
+        busy_code(code)
+    }
+
+    /// A busy answer is asked again after each finished transition, and the first answer
+    /// that is not busy is the one sent.
+    #[tokio::test]
+    async fn a_busy_answer_is_asked_again_once_a_transition_finishes() {
+        let (finished, mut settled) = watch::channel(0_u64);
+        let asked = Arc::new(AtomicU32::new(0));
+        let counter = Arc::clone(&asked);
+        let ask = move || {
+            // Busy twice more, then done.
+            if counter.fetch_add(1, Ordering::SeqCst) < 2 {
+                Answer::Now(ErrorCode::ConcurrentTransactions)
+            } else {
+                Answer::Now(ErrorCode::None)
+            }
+        };
+        let bumper = tokio::spawn(async move {
+            for _ in 0..3 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                finished.send_modify(|n| *n += 1);
+            }
+            finished
+        });
+        let outcome = settle(
+            ErrorCode::ConcurrentTransactions,
+            &mut settled,
+            Duration::from_secs(30),
+            busy,
+            ask,
+        )
+        .await;
+        assert!(matches!(outcome, Settled::Now(ErrorCode::None)));
+        assert_eq!(
+            asked.load(Ordering::SeqCst),
+            3,
+            "asked once per finished transition"
+        );
+        drop(bumper.await);
+    }
+
+    /// A transaction that does not settle within the wait is answered busy, as Kafka would
+    /// at once; nothing is asked without a finished transition.
+    #[tokio::test]
+    async fn a_transaction_that_stays_busy_is_answered_busy_after_the_wait() {
+        let (_finished, mut settled) = watch::channel(0_u64);
+        let asked = Arc::new(AtomicU32::new(0));
+        let counter = Arc::clone(&asked);
+        let outcome = settle(
+            ErrorCode::ConcurrentTransactions,
+            &mut settled,
+            Duration::from_millis(20),
+            busy,
+            move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                Answer::Now(ErrorCode::None)
+            },
+        )
+        .await;
+        assert!(matches!(
+            outcome,
+            Settled::Now(ErrorCode::ConcurrentTransactions)
+        ));
+        assert_eq!(asked.load(Ordering::SeqCst), 0);
+    }
+
+    /// When asking again makes a transition (the answer waits for durability), its completion
+    /// is what is sent; a closed coordinator ends the wait at once.
+    #[tokio::test]
+    async fn a_retry_that_must_be_persisted_answers_with_its_completion() {
+        let (finished, mut settled) = watch::channel(0_u64);
+        finished.send_modify(|n| *n += 1);
+        let (tx, rx) = oneshot::channel();
+        let mut rx = Some(rx);
+        tx.send(Completion::AddPartitions(ErrorCode::None))
+            .expect("receiver alive");
+        let outcome = settle(
+            ErrorCode::ConcurrentTransactions,
+            &mut settled,
+            Duration::from_secs(30),
+            busy,
+            move || Answer::Later(rx.take().expect("asked once")),
+        )
+        .await;
+        assert!(matches!(
+            outcome,
+            Settled::Completed(Some(Completion::AddPartitions(ErrorCode::None)))
+        ));
+
+        let (finished, mut settled) = watch::channel(0_u64);
+        drop(finished);
+        let outcome = settle(
+            ErrorCode::ConcurrentTransactions,
+            &mut settled,
+            Duration::from_secs(30),
+            busy,
+            || Answer::Now(ErrorCode::None),
+        )
+        .await;
+        assert!(matches!(
+            outcome,
+            Settled::Now(ErrorCode::ConcurrentTransactions)
+        ));
+    }
 }
