@@ -106,6 +106,15 @@ pub struct LogConfig {
     /// ([`FlushPolicy::Os`] with [`Log::sync`] calls). `None` (the default) leaves the pages
     /// to the kernel until a flush. Only a hint: an I/O error is still reported by the flush.
     pub writeback_bytes: Option<u64>,
+    /// Keep only the last this-many flushed bytes of the log in the page cache: after each
+    /// flush, older flushed bytes are dropped from it (`posix_fadvise(POSIX_FADV_DONTNEED)`
+    /// and `madvise(MADV_DONTNEED)` on Linux, nothing elsewhere), so the kernel reuses their
+    /// memory for the next appends. On a virtual machine whose host reclaims the guest's free
+    /// memory, copying into never-used pages took several times the CPU of copying into
+    /// reused ones. Reads of dropped bytes still work: they come from disk. Only flushed bytes
+    /// are dropped, so nothing is written back early, and pages of unflushed bytes stay.
+    /// `None` (the default) leaves the page cache to the kernel.
+    pub cache_window_bytes: Option<u64>,
 }
 
 impl Default for LogConfig {
@@ -119,6 +128,7 @@ impl Default for LogConfig {
             sealed_corruption: SealedCorruption::Fail,
             preallocate: false,
             writeback_bytes: None,
+            cache_window_bytes: None,
         }
     }
 }
@@ -180,6 +190,8 @@ struct Shared {
     fail_next_flush: AtomicBool,
     /// Serializes flushes with each other and with truncation (never taken by readers).
     sync_lock: Mutex<()>,
+    /// [`LogConfig::cache_window_bytes`].
+    cache_window: Option<u64>,
 }
 
 impl Shared {
@@ -281,7 +293,27 @@ impl Shared {
             }
         }
         self.durable_offset.fetch_max(target, Ordering::AcqRel);
+        if let Some(window) = self.cache_window {
+            self.drop_cache_behind(window);
+        }
         Ok(())
+    }
+
+    /// Drops from the page cache the flushed bytes more than `window` bytes behind the flushed
+    /// end of the log (newest segment first). Under the flush lock.
+    fn drop_cache_behind(&self, window: u64) {
+        let segments: Vec<Arc<Segment>> = self.segments.read().clone();
+        let mut kept = 0u64;
+        for seg in segments.iter().rev() {
+            let flushed = seg.synced_end.load(Ordering::Acquire);
+            let keep = window.saturating_sub(kept).min(flushed);
+            kept += keep;
+            if keep == 0 && seg.cache_fully_dropped() {
+                // Older segments were dropped whole before this one.
+                break;
+            }
+            seg.drop_cache_below(flushed - keep);
+        }
     }
 
     fn read(&self, offset: u64, max_bytes: usize) -> Result<Vec<Entry>> {
@@ -317,6 +349,11 @@ impl Shared {
             let mut pos = seg.position_for_offset(at);
             let mut full = false;
             found.clear();
+            // About what this read will touch (entries may overshoot `max_bytes` a little).
+            let reach = u64::try_from(max_bytes.saturating_sub(used))
+                .unwrap_or(u64::MAX)
+                .saturating_add(HEADER_LEN as u64 * 16);
+            seg.prefetch_dropped(pos, end.min(pos.saturating_add(reach)));
             while pos < end {
                 let h = seg.header_at(pos, end)?;
                 if h.next_offset() > at {
@@ -634,6 +671,7 @@ impl Log {
             io_failed: AtomicBool::new(false),
             fail_next_flush: AtomicBool::new(false),
             sync_lock: Mutex::new(()),
+            cache_window: config.cache_window_bytes,
         });
         shared.sync()?;
         Ok(Log {
@@ -1068,6 +1106,7 @@ impl Log {
                 .flush(cut as usize, len)
                 .map_err(io_err("msync", &seg.path))?;
             seg.synced_end.fetch_min(cut, Ordering::AcqRel);
+            seg.cache_truncated(cut);
             seg.reindex_below(cut);
             seg
         } else {
@@ -1459,4 +1498,84 @@ fn recover(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+#[cfg(target_os = "linux")]
+mod tests {
+    use super::*;
+
+    /// A directory on the disk of the build (tmpfs, where `/tmp` may live, keeps every page
+    /// in memory whatever the advice).
+    fn disk_dir() -> tempfile::TempDir {
+        let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/log-tests");
+        fs::create_dir_all(&base).expect("test dir");
+        tempfile::tempdir_in(base).expect("tempdir")
+    }
+
+    /// Pages of segment `seg` wholly inside `start..end` that are in the page cache.
+    fn resident(log: &Log, seg: usize, start: u64, end: u64) -> usize {
+        let segs = log.shared.segments.read();
+        segs[seg]
+            .map
+            .resident_pages(start as usize, end as usize)
+            .expect("mincore")
+    }
+
+    #[test]
+    fn flushed_bytes_behind_the_cache_window_leave_the_page_cache_and_still_read_back() {
+        const ENTRY: usize = 64 * 1024;
+        let dir = disk_dir();
+        let mut log = Log::open(
+            dir.path(),
+            LogConfig {
+                segment_bytes: 4 << 20,
+                flush: FlushPolicy::Os,
+                cache_window_bytes: Some(1 << 20),
+                ..LogConfig::default()
+            },
+        )
+        .expect("open");
+        // Ten entries, about 640 KiB: all inside the window, so all stay cached.
+        let payload = |i: usize| vec![u8::try_from(i % 251).unwrap_or(0); ENTRY];
+        for i in 0..10 {
+            log.append(&payload(i), 1, 0).expect("append");
+        }
+        log.sync().expect("sync");
+        let end = log.shared.segments.read()[0].used();
+        assert_eq!(resident(&log, 0, 0, end), (end / 4096) as usize);
+        // 100 entries over two segments (about 6.4 MiB): only the last MiB stays cached.
+        for i in 10..100 {
+            log.append(&payload(i), 1, 0).expect("append");
+        }
+        log.sync().expect("sync");
+        let segments = log.shared.segments.read().len();
+        assert!(segments >= 2, "the log rolled ({segments} segments)");
+        let last = segments - 1;
+        for seg in 0..last {
+            let used = log.shared.segments.read()[seg].used();
+            assert_eq!(
+                resident(&log, seg, 0, used),
+                0,
+                "segment {seg} left the cache"
+            );
+        }
+        let tail_end = log.shared.segments.read()[last].used();
+        let tail_start = tail_end.saturating_sub(1 << 20);
+        let tail_pages = ((tail_end - tail_start) / 4096) as usize;
+        let tail_resident = resident(&log, last, tail_start + 4096, tail_end);
+        assert!(
+            tail_resident + 2 >= tail_pages,
+            "the last MiB stays cached: {tail_resident} of {tail_pages} pages"
+        );
+        // Dropped bytes read back from disk, unchanged.
+        for (i, entry) in log.read(0, usize::MAX).expect("read").iter().enumerate() {
+            assert_eq!(entry.payload.as_ref(), payload(i).as_slice(), "entry {i}");
+        }
+        let reopened = {
+            drop(log);
+            Log::open(dir.path(), LogConfig::default()).expect("reopen")
+        };
+        assert_eq!(reopened.next_offset(), 100);
+    }
 }

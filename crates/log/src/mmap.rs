@@ -40,6 +40,89 @@ impl Mapping {
         Ok(Self { raw })
     }
 
+    /// Drops the page-cache pages from the one holding `start` up to the last one wholly below
+    /// `end` (every byte below `end` must be flushed): unmaps them from this process
+    /// (`madvise(MADV_DONTNEED)`, which for a shared file mapping
+    /// keeps the data: the next access faults it back in from the file) and asks the kernel
+    /// to drop them from the page cache (`posix_fadvise(POSIX_FADV_DONTNEED)`), so their memory
+    /// is reused by the next appends. Callers pass only flushed bytes (see `LogConfig::
+    /// cache_window_bytes`), so nothing is written back and no data changes: a view of these
+    /// bytes reads the same values after the fault. Linux only (a no-op elsewhere); a hint,
+    /// so errors are ignored.
+    pub(crate) fn drop_cached(&self, file: &File, start: usize, end: usize) {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            let page = page_size();
+            let first = (start / page) * page;
+            let last = (end.min(self.raw.len()) / page) * page;
+            if first >= last {
+                return;
+            }
+            // SAFETY: MADV_DONTNEED on a *shared file* mapping only drops this process's page
+            // table entries (dirty state goes to the page cache); the bytes stay the file's
+            // bytes, so every live view reads the same values after faulting them back in.
+            // The range is page-aligned and inside the mapping.
+            let _ = unsafe {
+                self.raw.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    first,
+                    last - first,
+                )
+            };
+            let (Ok(offset), Ok(len)) = (
+                libc::off_t::try_from(first),
+                libc::off_t::try_from(last - first),
+            ) else {
+                return;
+            };
+            // SAFETY: plain FFI call on a valid, open file descriptor owned by `file`; it does
+            // not touch our memory.
+            let _ = unsafe {
+                libc::posix_fadvise(file.as_raw_fd(), offset, len, libc::POSIX_FADV_DONTNEED)
+            };
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = (file, start, end);
+    }
+
+    /// Asks the kernel to read `start..end` of this segment into the page cache ahead of use
+    /// (`madvise(MADV_WILLNEED)`: asynchronous readahead), for bytes that
+    /// [`Mapping::drop_cached`] dropped. A hint; Unix only.
+    pub(crate) fn will_need(&self, start: usize, end: usize) {
+        let end = end.min(self.raw.len());
+        if start < end {
+            #[cfg(unix)]
+            let _ = self
+                .raw
+                .advise_range(memmap2::Advice::WillNeed, start, end - start);
+        }
+    }
+
+    /// How many of the pages wholly inside `start..end` are in the page cache (`mincore`), or
+    /// `None` if it cannot tell. For tests of [`Mapping::drop_cached`].
+    #[cfg(test)]
+    #[cfg(target_os = "linux")]
+    pub(crate) fn resident_pages(&self, start: usize, end: usize) -> Option<usize> {
+        let page = page_size();
+        let first = start.div_ceil(page) * page;
+        let last = (end.min(self.raw.len()) / page) * page;
+        if first >= last {
+            return Some(0);
+        }
+        let mut status = vec![0u8; (last - first) / page];
+        // SAFETY: the range is page-aligned and inside the live mapping; `status` holds one
+        // byte per page of it, as mincore requires.
+        let rc = unsafe {
+            libc::mincore(
+                self.raw.as_mut_ptr().add(first).cast(),
+                last - first,
+                status.as_mut_ptr(),
+            )
+        };
+        (rc == 0).then(|| status.iter().filter(|&&s| s & 1 == 1).count())
+    }
+
     /// Length of the mapping in bytes.
     pub(crate) fn len(&self) -> usize {
         self.raw.len()
@@ -159,6 +242,17 @@ pub(crate) fn available_bytes(path: &std::path::Path) -> io::Result<u64> {
         let _ = path;
         Ok(u64::MAX)
     }
+}
+
+/// The size of a memory page.
+#[cfg(target_os = "linux")]
+fn page_size() -> usize {
+    // SAFETY: sysconf reads a constant of the system; it touches no memory of ours.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(size)
+        .ok()
+        .filter(|&s| s > 0)
+        .unwrap_or(4096)
 }
 
 /// Starts writeback of `len` bytes at `offset` of `file` and returns without waiting for it

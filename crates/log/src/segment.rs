@@ -65,6 +65,8 @@ pub(crate) struct Segment {
     last_point: AtomicU64,
     /// Bytes whose writeback was started (writer-only bookkeeping).
     writeback_end: AtomicU64,
+    /// Bytes below this were dropped from the page cache (`LogConfig::cache_window_bytes`).
+    cache_dropped_end: AtomicU64,
 }
 
 impl Segment {
@@ -141,7 +143,39 @@ impl Segment {
             index: RwLock::new(Vec::new()),
             last_point: AtomicU64::new(NO_POINT),
             writeback_end: AtomicU64::new(0),
+            cache_dropped_end: AtomicU64::new(0),
         })
+    }
+
+    /// Drops the page cache of the flushed bytes below `end` not dropped yet (see
+    /// [`mmap::Mapping::drop_cached`]). Under the log's flush lock.
+    pub(crate) fn drop_cache_below(&self, end: u64) {
+        let end = end.min(self.synced_end.load(Ordering::Acquire));
+        let from = self.cache_dropped_end.fetch_max(end, Ordering::AcqRel);
+        if end > from {
+            self.map
+                .drop_cached(&self.file, from as usize, end as usize);
+        }
+    }
+
+    /// Starts reading `start..end` back into the page cache if part of it was dropped from
+    /// it, so a reader catching up reads from disk in large asynchronous steps rather than
+    /// one page fault at a time.
+    pub(crate) fn prefetch_dropped(&self, start: u64, end: u64) {
+        let dropped = self.cache_dropped_end.load(Ordering::Acquire);
+        if start < dropped {
+            self.map.will_need(start as usize, end as usize);
+        }
+    }
+
+    /// Whether every flushed byte was dropped from the page cache already.
+    pub(crate) fn cache_fully_dropped(&self) -> bool {
+        self.cache_dropped_end.load(Ordering::Acquire) >= self.synced_end.load(Ordering::Acquire)
+    }
+
+    /// Truncation lowered the end to `cut`: bytes written there later are cached anew.
+    pub(crate) fn cache_truncated(&self, cut: u64) {
+        self.cache_dropped_end.fetch_min(cut, Ordering::AcqRel);
     }
 
     /// Mapped length (the file's size when mapped).

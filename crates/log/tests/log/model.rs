@@ -257,7 +257,8 @@ fn op() -> impl Strategy<Value = Op> {
 
 fn config() -> impl Strategy<Value = LogConfig> {
     (
-        prop_oneof![Just(200u64), Just(512), Just(2048)],
+        // 16 KiB segments hold whole pages, which the cache window can drop.
+        prop_oneof![Just(200u64), Just(512), Just(2048), Just(16384)],
         prop_oneof![Just(0u64), Just(64), Just(1024)],
         prop_oneof![
             Just(FlushPolicy::Always),
@@ -268,6 +269,7 @@ fn config() -> impl Strategy<Value = LogConfig> {
         prop::option::of(300u64..3000),
         prop::option::of(200i64..1500),
         prop::option::of(prop_oneof![Just(0u64), Just(100), Just(4096)]),
+        prop::option::of(prop_oneof![Just(0u64), Just(4096)]),
     )
         .prop_map(
             |(
@@ -277,6 +279,7 @@ fn config() -> impl Strategy<Value = LogConfig> {
                 retention_bytes,
                 retention_ms,
                 writeback_bytes,
+                cache_window_bytes,
             )| {
                 LogConfig {
                     segment_bytes,
@@ -287,6 +290,7 @@ fn config() -> impl Strategy<Value = LogConfig> {
                     sealed_corruption: SealedCorruption::Fail,
                     preallocate: true,
                     writeback_bytes,
+                    cache_window_bytes,
                 }
             },
         )
