@@ -61,6 +61,11 @@ pub struct ServeArgs {
     /// Default retention by age in milliseconds; -1 keeps everything [default: 604800000].
     #[arg(long, value_name = "MS", allow_negative_numbers = true)]
     pub retention_ms: Option<i64>,
+    /// Per partition, flushed data more than this many bytes behind the end is dropped from
+    /// the page cache, so new appends reuse its memory (older data is read from disk); -1
+    /// leaves the page cache to the kernel [default: 67108864].
+    #[arg(long, value_name = "BYTES", allow_negative_numbers = true)]
+    pub page_cache_window_bytes: Option<i64>,
     /// Longest transaction timeout a producer may ask for; longer ones are refused with
     /// INVALID_TRANSACTION_TIMEOUT [default: 900000].
     #[arg(long, value_name = "MS")]
@@ -88,6 +93,7 @@ impl ServeArgs {
             segment_bytes: self.segment_bytes,
             retention_bytes: self.retention_bytes,
             retention_ms: self.retention_ms,
+            page_cache_window_bytes: self.page_cache_window_bytes,
             transaction_max_timeout_ms: self.transaction_max_timeout_ms,
         })?;
         Ok(config)

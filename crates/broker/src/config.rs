@@ -48,6 +48,10 @@ impl fmt::Display for FlushPolicy {
     }
 }
 
+/// The default of `--page-cache-window-bytes`: 64 MiB per partition keeps what tailing
+/// consumers read in memory.
+pub const DEFAULT_PAGE_CACHE_WINDOW_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Everything the broker needs to start.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -71,6 +75,10 @@ pub struct Config {
     pub retention_bytes: Option<u64>,
     /// Default retention by age; `None` keeps everything.
     pub retention_ms: Option<u64>,
+    /// Per partition, flushed data more than this many bytes behind the end is dropped from
+    /// the page cache, so appends reuse its memory (`semel_log::LogConfig::
+    /// cache_window_bytes`); `None` leaves the page cache to the kernel.
+    pub page_cache_window_bytes: Option<u64>,
     /// Largest request frame accepted.
     pub max_request_bytes: usize,
     /// Longest transaction timeout a producer may ask for (Kafka's
@@ -92,6 +100,7 @@ impl Default for Config {
             segment_bytes: 128 * 1024 * 1024,
             retention_bytes: None,
             retention_ms: Some(7 * 24 * 60 * 60 * 1000),
+            page_cache_window_bytes: Some(DEFAULT_PAGE_CACHE_WINDOW_BYTES),
             max_request_bytes: 100 * 1024 * 1024,
             transaction_max_timeout_ms: 900_000,
         }
@@ -122,6 +131,8 @@ pub struct FileConfig {
     pub retention_bytes: Option<i64>,
     /// `--retention-ms` (-1 = unlimited).
     pub retention_ms: Option<i64>,
+    /// `--page-cache-window-bytes` (-1 = no window).
+    pub page_cache_window_bytes: Option<i64>,
     /// `--transaction-max-timeout-ms`.
     pub transaction_max_timeout_ms: Option<i32>,
 }
@@ -223,6 +234,9 @@ impl Config {
         }
         if let Some(ms) = overrides.retention_ms {
             self.retention_ms = unlimited_or_positive("retention-ms", ms)?;
+        }
+        if let Some(bytes) = overrides.page_cache_window_bytes {
+            self.page_cache_window_bytes = unlimited_or_positive("page-cache-window-bytes", bytes)?;
         }
         if let Some(ms) = overrides.transaction_max_timeout_ms {
             if ms <= 0 {
@@ -329,5 +343,20 @@ mod tests {
         };
         config.apply(unlimited).unwrap();
         assert_eq!(config.retention_bytes, None);
+        assert_eq!(
+            config.page_cache_window_bytes,
+            Some(DEFAULT_PAGE_CACHE_WINDOW_BYTES)
+        );
+        let no_window = FileConfig {
+            page_cache_window_bytes: Some(-1),
+            ..FileConfig::default()
+        };
+        config.apply(no_window).unwrap();
+        assert_eq!(config.page_cache_window_bytes, None);
+        let bad = FileConfig {
+            page_cache_window_bytes: Some(0),
+            ..FileConfig::default()
+        };
+        assert!(config.apply(bad).is_err());
     }
 }

@@ -163,6 +163,8 @@ impl Store {
             // appended: the group-commit flush then waits for the tail only (measured: median
             // fdatasync 0.8 ms → 0.1 ms for 1 MiB rounds).
             writeback_bytes: (self.config.flush != FlushPolicy::Os).then_some(256 * 1024),
+            // Only flushed bytes can be dropped, so the window works when the broker flushes.
+            cache_window_bytes: self.config.page_cache_window_bytes,
             retention_bytes: match get("retention.bytes") {
                 Some(-1) => None,
                 Some(v) => u64::try_from(v).ok(),
