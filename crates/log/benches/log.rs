@@ -5,7 +5,12 @@
 //!   sample starts from a new directory, so pages are cold (first touch) for both.
 //! - `append_sync_1mib/*`: the same with a flush every 1 MiB (`FlushPolicy::EveryBytes`, msync)
 //!   versus `write_all` + `sync_data` every 1 MiB; `semel_log_writeback` also starts writeback
-//!   of every 256 KiB as it is appended (`LogConfig::writeback_bytes`).
+//!   of every 256 KiB as it is appended (`LogConfig::writeback_bytes`), and
+//!   `semel_log_writeback_cache_window` also keeps only the last 8 MiB of flushed bytes in the
+//!   page cache (`LogConfig::cache_window_bytes`), so later appends reuse the dropped pages.
+//!   Each sample deletes its log, so the next one reuses those pages anyway: this variant
+//!   shows what the window costs, not what it saves (that needs a log growing by GiBs, see
+//!   the end-to-end benchmarks).
 //! - `read/*`: sequential zero-copy reads of a prefilled log (warm pages) and random offset
 //!   lookups.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -130,6 +135,18 @@ fn append_sync(c: &mut Criterion) {
                     ..config(FlushPolicy::EveryBytes(MIB))
                 };
                 b.iter_custom(|iters| time_log_with(iters, size, with_writeback.clone()));
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("semel_log_writeback_cache_window", size),
+            &size,
+            |b, &size| {
+                let with_window = LogConfig {
+                    writeback_bytes: Some(MIB / 4),
+                    cache_window_bytes: Some(8 * MIB),
+                    ..config(FlushPolicy::EveryBytes(MIB))
+                };
+                b.iter_custom(|iters| time_log_with(iters, size, with_window.clone()));
             },
         );
         group.bench_with_input(
