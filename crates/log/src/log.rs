@@ -302,17 +302,26 @@ impl Shared {
     /// Drops from the page cache the flushed bytes more than `window` bytes behind the flushed
     /// end of the log (newest segment first). Under the flush lock.
     fn drop_cache_behind(&self, window: u64) {
-        let segments: Vec<Arc<Segment>> = self.segments.read().clone();
-        let mut kept = 0u64;
-        for seg in segments.iter().rev() {
-            let flushed = seg.synced_end.load(Ordering::Acquire);
-            let keep = window.saturating_sub(kept).min(flushed);
-            kept += keep;
-            if keep == 0 && seg.cache_fully_dropped() {
-                // Older segments were dropped whole before this one.
-                break;
+        // Usually one or two segments to look at: the walk stops at the first one already
+        // dropped whole. The advice calls run after the list's lock is released.
+        let work: Vec<(Arc<Segment>, u64)> = {
+            let segments = self.segments.read();
+            let mut work = Vec::new();
+            let mut kept = 0u64;
+            for seg in segments.iter().rev() {
+                let flushed = seg.synced_end.load(Ordering::Acquire);
+                let keep = window.saturating_sub(kept).min(flushed);
+                kept += keep;
+                if keep == 0 && seg.cache_fully_dropped() {
+                    // Older segments were dropped whole before this one.
+                    break;
+                }
+                work.push((Arc::clone(seg), flushed - keep));
             }
-            seg.drop_cache_below(flushed - keep);
+            work
+        };
+        for (seg, end) in work {
+            seg.drop_cache_below(end);
         }
     }
 
