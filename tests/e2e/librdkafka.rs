@@ -434,3 +434,80 @@ impl rdkafka::producer::ProducerContext for DeliveryErrors {
         }
     }
 }
+
+/// A consumer far behind the page-cache window reads everything back. With a 1 MiB window and
+/// 4 MiB segments, the 24 MiB produced here leave the page cache as they are flushed (sealed
+/// segments whole); the fetches from the beginning then read them from disk.
+#[test]
+fn librdkafka_reads_back_data_the_broker_dropped_from_the_page_cache() {
+    const COUNT: u64 = 24 * 1024;
+    const SIZE: usize = 1024;
+    let payload = |i: u64| {
+        let mut p = format!("v{i}:").into_bytes();
+        let fill = b'a' + u8::try_from(i % 26).unwrap_or(0);
+        p.resize(SIZE, fill);
+        p
+    };
+    let broker = Broker::start(&[
+        "--page-cache-window-bytes",
+        "1048576",
+        "--segment-bytes",
+        "4194304",
+    ]);
+    create_topic(&broker, "window", 1);
+    let producer: ThreadedProducer<DefaultProducerContext> = config(&broker)
+        .set("linger.ms", "5")
+        .set("acks", "all")
+        .create()
+        .unwrap();
+    for i in 0..COUNT {
+        let value = payload(i);
+        let mut record = BaseRecord::<(), _>::to("window")
+            .partition(0)
+            .payload(&value);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    record = back;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        }
+    }
+    producer
+        .flush(Timeout::After(Duration::from_secs(60)))
+        .expect("flush");
+    let segments = std::fs::read_dir(broker.data_dir().join("topics"))
+        .unwrap()
+        .flatten()
+        .filter(|t| t.file_name().to_string_lossy().starts_with("window."))
+        .flat_map(|t| std::fs::read_dir(t.path().join("0")).unwrap().flatten())
+        .filter(|f| f.file_name().to_string_lossy().ends_with(".log"))
+        .count();
+    assert!(segments >= 5, "the partition rolled ({segments} segments)");
+
+    let consumer: BaseConsumer = config(&broker)
+        .set("group.id", "unused-assign-only")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut list = TopicPartitionList::new();
+    list.add_partition_offset("window", 0, rdkafka::Offset::Beginning)
+        .unwrap();
+    consumer.assign(&list).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut next = 0u64;
+    while next < COUNT && Instant::now() < deadline {
+        if let Some(message) = consumer.poll(Duration::from_millis(200)) {
+            let message = message.expect("consume");
+            assert_eq!(message.offset(), i64::try_from(next).unwrap());
+            assert!(
+                message.payload() == Some(payload(next).as_slice()),
+                "message {next} reads back unchanged"
+            );
+            next += 1;
+        }
+    }
+    assert_eq!(next, COUNT, "every message read back");
+}
