@@ -300,6 +300,13 @@ impl Partition {
         Ok(())
     }
 
+    /// Drops flushed data behind the page-cache window (`--page-cache-window-bytes`). Called
+    /// after [`Partition::sync`] has woken the produces that waited for the flush, so the
+    /// advice calls never delay an answer.
+    pub fn trim_cache(&self) {
+        self.reader.trim_cache();
+    }
+
     /// Writes the producer-state snapshot (clean shutdown), so the next open need not replay
     /// the whole log. Written to a temporary file, flushed, then renamed over the old one.
     ///

@@ -38,6 +38,12 @@ enum Via {
     CallerPwrite,
 }
 
+/// The least a segment's cache is trimmed by at once while the window's edge crosses it, if a
+/// quarter of the window is less: each trim's two system calls have a fixed cost, so they come
+/// in steps (measured over 3 s of 1 KiB produce: 1263 trims of ~430 KB took 0.40 s in all, 83
+/// of 16 MiB 0.12 s).
+const TRIM_STEP_BYTES: u64 = 1 << 20;
+
 /// Payload bytes [`LogReader::replay`] reads at a time.
 const REPLAY_CHUNK_BYTES: usize = 4 << 20;
 
@@ -107,7 +113,10 @@ pub struct LogConfig {
     /// to the kernel until a flush. Only a hint: an I/O error is still reported by the flush.
     pub writeback_bytes: Option<u64>,
     /// Keep only the last this-many flushed bytes of the log in the page cache: after each
-    /// flush, older flushed bytes are dropped from it (`posix_fadvise(POSIX_FADV_DONTNEED)`
+    /// flush by the writer ([`Log::sync`], the flush policies) and at each
+    /// [`LogReader::trim_cache`], older flushed bytes are dropped from it, in steps of a
+    /// quarter of the window, at least 1 MiB
+    /// (`posix_fadvise(POSIX_FADV_DONTNEED)`
     /// and `madvise(MADV_DONTNEED)` on Linux, nothing elsewhere), so the kernel reuses their
     /// memory for the next appends. On a virtual machine whose host reclaims the guest's free
     /// memory, copying into never-used pages took several times the CPU of copying into
@@ -293,15 +302,17 @@ impl Shared {
             }
         }
         self.durable_offset.fetch_max(target, Ordering::AcqRel);
-        if let Some(window) = self.cache_window {
-            self.drop_cache_behind(window);
-        }
         Ok(())
     }
 
-    /// Drops from the page cache the flushed bytes more than `window` bytes behind the flushed
-    /// end of the log (newest segment first). Under the flush lock.
-    fn drop_cache_behind(&self, window: u64) {
+    /// Applies [`LogConfig::cache_window_bytes`], if set: drops from the page cache the flushed
+    /// bytes more than the window behind the flushed end of the log (newest segment first),
+    /// in steps of a quarter of the window, at least [`TRIM_STEP_BYTES`].
+    fn trim_cache(&self) {
+        let Some(window) = self.cache_window else {
+            return;
+        };
+        let _guard = self.sync_lock.lock();
         // Usually one or two segments to look at: the walk stops at the first one already
         // dropped whole. The advice calls run after the list's lock is released.
         let work: Vec<(Arc<Segment>, u64)> = {
@@ -316,7 +327,16 @@ impl Shared {
                     // Older segments were dropped whole before this one.
                     break;
                 }
-                work.push((Arc::clone(seg), flushed - keep));
+                // A segment wholly behind the window goes at once; one the window's edge
+                // crosses, in steps.
+                let step = if keep == 0 {
+                    1
+                } else {
+                    TRIM_STEP_BYTES.max(window / 4)
+                };
+                if flushed - keep >= seg.cache_dropped_end().saturating_add(step) {
+                    work.push((Arc::clone(seg), flushed - keep));
+                }
             }
             work
         };
@@ -588,12 +608,21 @@ impl LogReader {
         self.shared.delete_before(offset)
     }
 
-    /// Flushes everything committed so far; see [`Log::sync`].
+    /// Flushes everything committed so far; see [`Log::sync`]. Unlike [`Log::sync`] it does
+    /// not trim the page cache ([`LogConfig::cache_window_bytes`]): a group-commit flusher
+    /// calls [`LogReader::trim_cache`] once it has released the waiters of the flush.
     ///
     /// # Errors
     /// As [`Log::sync`].
     pub fn sync(&self) -> Result<()> {
         self.shared.sync()
+    }
+
+    /// Drops from the page cache the flushed bytes more than [`LogConfig::cache_window_bytes`]
+    /// behind the flushed end (nothing when it is `None`). Takes the flush lock; a hint, it
+    /// cannot fail.
+    pub fn trim_cache(&self) {
+        self.shared.trim_cache();
     }
 }
 
@@ -967,13 +996,16 @@ impl Log {
     }
 
     /// Flushes every committed entry to disk (msync) and advances the durable offset. Many
-    /// appends, one flush: this is group commit.
+    /// appends, one flush: this is group commit. Then trims the page cache
+    /// ([`LogConfig::cache_window_bytes`]), as every flush the log does itself does.
     ///
     /// # Errors
     /// [`Error::Io`] when the flush fails; the log is then poisoned and refuses writes and
     /// flushes ([`Error::Poisoned`]) until reopened.
     pub fn sync(&self) -> Result<()> {
-        self.shared.sync()
+        self.shared.sync()?;
+        self.shared.trim_cache();
+        Ok(())
     }
 
     /// Applies the time-based flush policy: with [`FlushPolicy::EveryMillis`] flushes when

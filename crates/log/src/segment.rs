@@ -148,7 +148,7 @@ impl Segment {
     }
 
     /// Drops the page cache of the flushed bytes below `end` not dropped yet (see
-    /// [`mmap::Mapping::drop_cached`]). Under the log's flush lock.
+    /// [`mmap::Mapping::drop_cached`]). Under the log's flush lock (`trim_cache`).
     pub(crate) fn drop_cache_below(&self, end: u64) {
         let end = end.min(self.synced_end.load(Ordering::Acquire));
         let from = self.cache_dropped_end.fetch_max(end, Ordering::AcqRel);
@@ -166,6 +166,11 @@ impl Segment {
         if start < dropped {
             self.map.will_need(start as usize, end as usize);
         }
+    }
+
+    /// Bytes below this were dropped from the page cache.
+    pub(crate) fn cache_dropped_end(&self) -> u64 {
+        self.cache_dropped_end.load(Ordering::Acquire)
     }
 
     /// Whether every flushed byte was dropped from the page cache already.

@@ -204,7 +204,11 @@ enum Op {
     Timestamp {
         ts: i64,
     },
-    Sync,
+    /// A flush by the writer, or by a reader (a group-commit flusher) followed by its
+    /// page-cache trim.
+    Sync {
+        via_reader: bool,
+    },
     MaybeFlush {
         advance_ms: i64,
     },
@@ -242,7 +246,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (any::<Index>(), prop_oneof![Just(0usize), 1usize..400, Just(usize::MAX)], any::<bool>())
             .prop_map(|(at, max_bytes, hold)| Op::Read { at, max_bytes, hold }),
         1 => (-10i64..2100).prop_map(|ts| Op::Timestamp { ts }),
-        2 => Just(Op::Sync),
+        2 => any::<bool>().prop_map(|via_reader| Op::Sync { via_reader }),
         2 => (0i64..120).prop_map(|advance_ms| Op::MaybeFlush { advance_ms }),
         2 => any::<Index>().prop_map(|at| Op::Truncate { at }),
         1 => (0i64..600).prop_map(|advance_ms| Op::Retain { advance_ms }),
@@ -500,8 +504,14 @@ fn run(config: LogConfig, ops: Vec<Op>) {
                     "timestamp {ts}"
                 );
             }
-            Op::Sync => {
-                log.sync().unwrap();
+            Op::Sync { via_reader } => {
+                if via_reader {
+                    let reader = log.reader();
+                    reader.sync().unwrap();
+                    reader.trim_cache();
+                } else {
+                    log.sync().unwrap();
+                }
                 assert_eq!(log.durable_offset(), log.next_offset());
             }
             Op::MaybeFlush { advance_ms } => {
