@@ -62,30 +62,40 @@ fn produce(broker: &Broker, topic: &str, count: u64, settings: &[(&str, &str)]) 
     for i in 0..count {
         let payload = format!("v{i}");
         let key = format!("k{}", i % 5);
-        let mut record = BaseRecord::to(topic).payload(&payload).key(&key);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((e, back)) => {
-                    assert!(
-                        matches!(
-                            e,
-                            rdkafka::error::KafkaError::MessageProduction(
-                                rdkafka::types::RDKafkaErrorCode::QueueFull
-                            )
-                        ),
-                        "{e}"
-                    );
-                    record = back;
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            }
-        }
+        send_waiting(&producer, BaseRecord::to(topic).payload(&payload).key(&key));
     }
     producer
         .flush(Timeout::After(Duration::from_secs(60)))
         .expect("flush");
     count
+}
+
+/// Sends `record`, waiting while the producer's local queue is full; any other error fails
+/// the test.
+fn send_waiting<C, K, P>(producer: &ThreadedProducer<C>, mut record: BaseRecord<'_, K, P>)
+where
+    C: rdkafka::producer::ProducerContext<DeliveryOpaque = ()> + 'static,
+    K: rdkafka::message::ToBytes + ?Sized,
+    P: rdkafka::message::ToBytes + ?Sized,
+{
+    loop {
+        match producer.send(record) {
+            Ok(()) => return,
+            Err((e, back)) => {
+                assert!(
+                    matches!(
+                        e,
+                        rdkafka::error::KafkaError::MessageProduction(
+                            rdkafka::types::RDKafkaErrorCode::QueueFull
+                        )
+                    ),
+                    "{e}"
+                );
+                record = back;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
 }
 
 /// Reads every partition of `topic` from the beginning until `expected` messages arrived (or
@@ -377,18 +387,12 @@ fn librdkafka_idempotent_retries_after_lost_acks_store_each_message_once_in_orde
     let count = 3000u64;
     for i in 0..count {
         let payload = format!("v{i}");
-        let mut record = BaseRecord::<(), _>::to("lossy")
-            .partition(0)
-            .payload(&payload);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, back)) => {
-                    record = back;
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            }
-        }
+        send_waiting(
+            &producer,
+            BaseRecord::<(), _>::to("lossy")
+                .partition(0)
+                .payload(&payload),
+        );
     }
     producer
         .flush(Timeout::After(Duration::from_secs(120)))
@@ -462,18 +466,12 @@ fn librdkafka_reads_back_data_the_broker_dropped_from_the_page_cache() {
         .unwrap();
     for i in 0..COUNT {
         let value = payload(i);
-        let mut record = BaseRecord::<(), _>::to("window")
-            .partition(0)
-            .payload(&value);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, back)) => {
-                    record = back;
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            }
-        }
+        send_waiting(
+            &producer,
+            BaseRecord::<(), _>::to("window")
+                .partition(0)
+                .payload(&value),
+        );
     }
     producer
         .flush(Timeout::After(Duration::from_secs(60)))
