@@ -53,12 +53,9 @@ impl Mapping {
         #[cfg(target_os = "linux")]
         {
             use std::os::fd::AsRawFd;
-            let page = page_size();
-            let first = (start / page) * page;
-            let last = (end.min(self.raw.len()) / page) * page;
-            if first >= last {
+            let Some((first, last)) = self.pages(start / page_size() * page_size(), end) else {
                 return;
-            }
+            };
             // SAFETY: MADV_DONTNEED on a *shared file* mapping only drops this process's page
             // table entries (dirty state goes to the page cache); the bytes stay the file's
             // bytes, so every live view reads the same values after faulting them back in.
@@ -105,11 +102,9 @@ impl Mapping {
     #[cfg(target_os = "linux")]
     pub(crate) fn resident_pages(&self, start: usize, end: usize) -> Option<usize> {
         let page = page_size();
-        let first = start.div_ceil(page) * page;
-        let last = (end.min(self.raw.len()) / page) * page;
-        if first >= last {
+        let Some((first, last)) = self.pages(start.div_ceil(page) * page, end) else {
             return Some(0);
-        }
+        };
         let mut status = vec![0u8; (last - first) / page];
         // SAFETY: the range is page-aligned and inside the live mapping; `status` holds one
         // byte per page of it, as mincore requires.
@@ -121,6 +116,15 @@ impl Mapping {
             )
         };
         (rc == 0).then(|| status.iter().filter(|&&s| s & 1 == 1).count())
+    }
+
+    /// `first..last`, where `first` is page-aligned and `last` ends the last page wholly below
+    /// `end` (and inside the mapping); `None` when that is empty.
+    #[cfg(target_os = "linux")]
+    fn pages(&self, first: usize, end: usize) -> Option<(usize, usize)> {
+        let page = page_size();
+        let last = end.min(self.raw.len()) / page * page;
+        (first < last).then_some((first, last))
     }
 
     /// Length of the mapping in bytes.
