@@ -117,12 +117,12 @@ pub(crate) fn handle(
         RequestBody::DeleteGroups(req) => group::delete_groups(broker, req),
         RequestBody::OffsetDelete(req) => group::offset_delete(broker, req),
         RequestBody::InitProducerId(req) if req.transactional_id.is_some() => {
-            txn::init_producer_id(broker, &req, version)
+            txn::init_producer_id(broker, req, version)
         }
         RequestBody::InitProducerId(req) => Handled::Now(producer::init_producer_id(broker, &req)),
         RequestBody::AddPartitionsToTxn(req) => txn::add_partitions(broker, req, version),
-        RequestBody::AddOffsetsToTxn(req) => txn::add_offsets(broker, &req, version),
-        RequestBody::EndTxn(req) => txn::end_txn(broker, &req, version),
+        RequestBody::AddOffsetsToTxn(req) => txn::add_offsets(broker, req, version),
+        RequestBody::EndTxn(req) => txn::end_txn(broker, req, version),
         RequestBody::TxnOffsetCommit(req) => txn::txn_offset_commit(broker, req, version),
         RequestBody::DescribeTransactions(req) => {
             Handled::Now(txn::describe_transactions(broker, &req))

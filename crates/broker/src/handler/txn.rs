@@ -132,25 +132,19 @@ fn busy_code(code: &ErrorCode) -> bool {
 /// InitProducerId with a transactional id (the idempotent form lives in `producer.rs`).
 pub(super) fn init_producer_id(
     broker: &Arc<Broker>,
-    req: &InitProducerIdRequest,
+    req: InitProducerIdRequest,
     version: i16,
 ) -> Handled {
-    let transactional_id = req.transactional_id.clone().unwrap_or_default();
     let ids = Arc::clone(broker);
-    let (timeout_ms, producer_id, producer_epoch) = (
-        req.transaction_timeout_ms,
-        req.producer_id,
-        req.producer_epoch,
-    );
     let ask = move |txns: &Transactions| {
         txns.call(|c| {
             let mut source = || ids.producer_ids.next().ok();
             c.handle_init_producer_id(
                 now_ms(),
-                &transactional_id,
-                timeout_ms,
-                producer_id,
-                producer_epoch,
+                req.transactional_id.as_deref().unwrap_or_default(),
+                req.transaction_timeout_ms,
+                req.producer_id,
+                req.producer_epoch,
                 &mut source,
             )
         })
@@ -229,18 +223,13 @@ pub(super) fn add_partitions(
         .iter()
         .flat_map(|(t, ps)| ps.iter().map(move |&p| TopicPartition::new(t.as_str(), p)))
         .collect();
-    let (transactional_id, producer_id, producer_epoch) = (
-        req.v3_and_below_transactional_id,
-        req.v3_and_below_producer_id,
-        req.v3_and_below_producer_epoch,
-    );
     let ask = move |txns: &Transactions| {
         txns.call(|c| {
             c.handle_add_partitions(
                 now_ms(),
-                &transactional_id,
-                producer_id,
-                producer_epoch,
+                &req.v3_and_below_transactional_id,
+                req.v3_and_below_producer_id,
+                req.v3_and_below_producer_epoch,
                 &partitions,
             )
         })
@@ -277,20 +266,15 @@ pub(super) fn add_partitions(
 }
 
 /// AddOffsetsToTxn: adds the group's offsets partition to the transaction.
-pub(super) fn add_offsets(broker: &Broker, req: &AddOffsetsToTxnRequest, version: i16) -> Handled {
-    let (transactional_id, producer_id, producer_epoch) = (
-        req.transactional_id.clone(),
-        req.producer_id,
-        req.producer_epoch,
-    );
+pub(super) fn add_offsets(broker: &Broker, req: AddOffsetsToTxnRequest, version: i16) -> Handled {
     let partition = offsets_partition(&req.group_id);
     let ask = move |txns: &Transactions| {
         txns.call(|c| {
             c.handle_add_offsets(
                 now_ms(),
-                &transactional_id,
-                producer_id,
-                producer_epoch,
+                &req.transactional_id,
+                req.producer_id,
+                req.producer_epoch,
                 partition.clone(),
             )
         })
@@ -310,24 +294,19 @@ pub(super) fn add_offsets(broker: &Broker, req: &AddOffsetsToTxnRequest, version
 }
 
 /// EndTxn: answered once PrepareCommit/PrepareAbort is durable; markers follow.
-pub(super) fn end_txn(broker: &Broker, req: &EndTxnRequest, version: i16) -> Handled {
+pub(super) fn end_txn(broker: &Broker, req: EndTxnRequest, version: i16) -> Handled {
     let result = if req.committed {
         TxnResult::Commit
     } else {
         TxnResult::Abort
     };
-    let (transactional_id, producer_id, producer_epoch) = (
-        req.transactional_id.clone(),
-        req.producer_id,
-        req.producer_epoch,
-    );
     let ask = move |txns: &Transactions| {
         txns.call(|c| {
             c.handle_end_txn(
                 now_ms(),
-                &transactional_id,
-                producer_id,
-                producer_epoch,
+                &req.transactional_id,
+                req.producer_id,
+                req.producer_epoch,
                 result,
             )
         })
